@@ -1,0 +1,85 @@
+"""``carbide data``: list, verify (checksums) and locate the datasets under the data root."""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["data"]
+
+
+@click.group()
+def data() -> None:
+    """List, verify and locate the datasets (root: $CARBIDE_DATA, default ~/.cache/carbide/data)."""
+
+
+@data.command("list")
+def list_() -> None:
+    """Every dataset carbide knows, its folder, whether its files are present, and its source."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..datasets import DATASETS, data_root
+
+    root = data_root()
+    table = Table(title=f"datasets (root {root})")
+    for col in ("name", "folder", "present", "description", "source"):
+        table.add_column(col, overflow="fold")
+    for info in DATASETS.values():
+        present = (root / info.folder).is_dir()
+        table.add_row(info.name, info.folder, "[green]yes[/]" if present else "[red]no[/]",
+                      info.description, info.source)
+    Console().print(table)
+
+
+@data.command()
+@click.argument("names", nargs=-1)
+def verify(names: tuple[str, ...]) -> None:
+    """Check every file of NAMES (default: all datasets) against its SHA-256.
+
+    Exits with status 1 and one line naming the first missing or damaged file when any is.
+    """
+    from ..datasets import DATASETS, data_root, get_info, verify_dataset
+    from ..exceptions import DatasetCorruptError, DatasetNotFoundError
+
+    root = data_root()
+    if not root.is_dir():
+        raise DatasetNotFoundError(
+            f"data root {root} does not exist; point CARBIDE_DATA at the folder holding the "
+            f"datasets (see `carbide data list` for what goes there)"
+        )
+    selected = [get_info(n).name for n in names] or list(DATASETS)
+    first_bad = None
+    rows = []
+    for name in selected:
+        checks = verify_dataset(name)
+        bad = [c for c in checks if c.status != "ok"]
+        rows.append((name, len(checks) - len(bad), len(checks),
+                     "ok" if not bad else f"{bad[0].status}: {bad[0].path}"))
+        if bad and first_bad is None:
+            first_bad = (name, bad[0])
+    for name, ok, total, state in rows:
+        click.echo(f"{name:20s} {ok:3d}/{total:<3d} {state}")
+    if first_bad is not None:
+        name, check = first_bad
+        if check.status == "missing":
+            raise DatasetNotFoundError(f"dataset {name!r}: missing {check.path}")
+        raise DatasetCorruptError(
+            f"dataset {name!r}: {check.path} does not match its checksum (sha256 {check.actual}, "
+            f"expected {check.expected})"
+        )
+
+
+@data.command()
+@click.argument("name")
+def path(name: str) -> None:
+    """Print the folder of dataset NAME under the data root (exit 1 if it is not there)."""
+    from ..datasets import data_root, get_info
+    from ..exceptions import DatasetNotFoundError
+
+    info = get_info(name)
+    folder = data_root() / info.folder
+    if not folder.is_dir():
+        raise DatasetNotFoundError(
+            f"dataset {name!r} not found: {folder} does not exist; source: {info.source}"
+        )
+    click.echo(str(folder))

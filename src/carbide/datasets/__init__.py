@@ -1,0 +1,64 @@
+"""Local-root dataset loaders, one module per dataset family.
+
+Every loader reads from the data root (``root=`` > ``$CARBIDE_DATA`` > ``~/.cache/carbide/data``),
+checks the files against the packaged SHA-256 manifest (``verify=True``), never writes into the
+root, and raises :class:`~carbide.exceptions.DatasetNotFoundError` naming the path and the
+source when a file is missing (:class:`~carbide.exceptions.DatasetCorruptError` when damaged).
+Nothing is downloaded, ever.
+
+Names are resolved lazily so that ``import carbide.datasets`` stays free of torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ._root import (
+    DATASETS,
+    DatasetInfo,
+    FileCheck,
+    cache_dir,
+    data_root,
+    dataset_files,
+    get_info,
+    verify_dataset,
+)
+
+_LAZY = {
+    "ImageDataset": "._types",
+    "FederatedDataset": "._types",
+    "load_planetoid": ".planetoid",
+    "load_fashion_mnist": ".fashion_mnist",
+    "read_idx": ".fashion_mnist",
+    "load_cifar10": ".cifar10",
+    "load_femnist": ".femnist",
+    "load_leaf": ".femnist",
+    "NASBench201": ".nasbench",
+    "NASBench101": ".nasbench",
+    "load_pv": ".pv",
+    "FlowSnapshots": ".openfoam",
+    "load_openfoam_buildings": ".openfoam",
+    "read_openfoam_csv": ".openfoam",
+}
+
+__all__ = [
+    "DATASETS",
+    "DatasetInfo",
+    "FileCheck",
+    "cache_dir",
+    "data_root",
+    "dataset_files",
+    "get_info",
+    "verify_dataset",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

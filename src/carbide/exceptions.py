@@ -1,0 +1,45 @@
+"""carbide's error types.
+
+Every error carbide raises on purpose is a :class:`CarbideError`; the CLI turns one into a
+single line on stderr and a non-zero exit. Subclasses also derive from the matching builtin
+(``ValueError``, ``ImportError``, ``FileNotFoundError``) so ordinary ``except`` clauses work.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CarbideError",
+    "DatasetCorruptError",
+    "DatasetNotFoundError",
+    "InvalidConfigError",
+    "MissingDependencyError",
+]
+
+
+class CarbideError(Exception):
+    """Base class of every error carbide raises on purpose."""
+
+
+class InvalidConfigError(CarbideError, ValueError):
+    """A configuration value is out of range or not one of the valid choices.
+
+    The message echoes the value and lists the valid choices or range.
+    """
+
+
+class MissingDependencyError(CarbideError, ImportError):
+    """An optional dependency is not installed; the message gives the ``pip install`` command."""
+
+
+class DatasetNotFoundError(CarbideError, FileNotFoundError):
+    """A dataset file is missing under the data root.
+
+    The message names the expected path, the files, and where the data come from.
+    """
+
+
+class DatasetCorruptError(DatasetNotFoundError):
+    """A dataset file exists but does not match its checksum or cannot be parsed.
+
+    A subclass of :class:`DatasetNotFoundError`: either way the usable data are not there.
+    """

@@ -1,0 +1,42 @@
+"""`import carbide` and `carbide --help` stay light: no torch, no heavy optional packages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("torch", "numpy", "pandas", "matplotlib", "torch_geometric", "ray", "pyspark", "rich")
+
+
+def _heavy_modules_after(code: str) -> list[str]:
+    probe = (
+        f"{code}\nimport sys\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return eval(out.stdout.strip().splitlines()[-1])  # a list literal we printed ourselves
+
+
+def test_import_carbide_does_not_import_torch():
+    assert _heavy_modules_after("import carbide") == []
+
+
+def test_light_subpackages_do_not_import_torch():
+    code = "import carbide.datasets, carbide.results, carbide.systems, carbide.exceptions"
+    assert _heavy_modules_after(code) == []
+
+
+def test_cli_help_imports_nothing_heavy():
+    code = (
+        "from carbide.cli import cli\n"
+        "try:\n    cli.main(['--help'], prog_name='carbide', standalone_mode=False)\n"
+        "except SystemExit:\n    pass\n"
+    )
+    assert _heavy_modules_after(code) == []
+
+
+def test_lazy_attribute_access_loads_subpackage():
+    import carbide
+
+    assert carbide.systems.SYSTEMS["bifeat"].paper == "arXiv 2207.14696"
+    assert "datasets" in dir(carbide)
