@@ -37,6 +37,15 @@ def shared_root() -> Path:
     return root
 
 
+def mask_module(monkeypatch, name: str) -> None:
+    """Make ``import name`` (and any submodule) fail as if the package were not installed."""
+    import sys
+
+    for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        monkeypatch.setitem(sys.modules, loaded, None)
+    monkeypatch.setitem(sys.modules, name, None)
+
+
 def require_dataset(root: Path, *rel: str) -> None:
     """Skip the calling test when one of the given files is not under ``root``."""
     for r in rel:

@@ -10,6 +10,7 @@ from carbide.exceptions import (
     InvalidConfigError,
     MissingDependencyError,
 )
+from tests.conftest import mask_module
 
 
 @pytest.mark.parametrize(
@@ -32,7 +33,9 @@ def test_optional_import_returns_the_module():
 
 
 def test_masked_optional_dependency_names_the_install_command(monkeypatch):
-    monkeypatch.setitem(__import__("sys").modules, "torch_geometric", None)
+    import torch_geometric.data  # noqa: F401  (loaded first: masking must still hide it)
+
+    mask_module(monkeypatch, "torch_geometric")
     with pytest.raises(MissingDependencyError) as info:
         optional_import("torch_geometric.data", "graph", purpose="load_planetoid")
     assert 'pip install "carbide[graph]"' in str(info.value)
@@ -40,7 +43,7 @@ def test_masked_optional_dependency_names_the_install_command(monkeypatch):
 
 
 def test_check_extras_reports_a_masked_extra(monkeypatch):
-    monkeypatch.setitem(__import__("sys").modules, "pyspark", None)
+    mask_module(monkeypatch, "pyspark")
     state = check_extras({"spark": EXTRAS["spark"], "stdlib": ("json",)})
     assert state["stdlib"] is None
     assert state["spark"] is not None and state["spark"].startswith("pyspark:")

