@@ -20,6 +20,7 @@ def failing_repro(out, *, quick, seed=0):
 
 
 def _with_built(monkeypatch, **repros):
+    _all_planned(monkeypatch)
     table = dict(systems.SYSTEMS)
     for name, spec in repros.items():
         table[name] = dataclasses.replace(table[name], cli="carbide.cli.info:info", repro=spec)
@@ -31,7 +32,21 @@ def test_ten_systems_all_planned_until_built():
     assert {s.package.split(".")[0] for s in systems.SYSTEMS.values()} == {"carbide"}
 
 
-def test_reproduce_all_lists_planned_systems_without_running_them(tmp_path):
+def _all_planned(monkeypatch):
+    table = {n: dataclasses.replace(s, cli=None, repro=None) for n, s in systems.SYSTEMS.items()}
+    monkeypatch.setattr(systems, "SYSTEMS", table)
+
+
+def test_built_systems_name_importable_entry_points():
+    built = [s for s in systems.SYSTEMS.values() if s.built]
+    assert built, "at least one system is built"
+    for s in built:
+        assert callable(systems.load_entry_point(s.repro))
+        assert systems.load_entry_point(s.cli).name == s.name
+
+
+def test_reproduce_all_lists_planned_systems_without_running_them(tmp_path, monkeypatch):
+    _all_planned(monkeypatch)
     result = systems.reproduce_all(tmp_path, quick=True)
     planned = [r for r in result["rows"] if r["status"] == "planned"]
     assert len(planned) == len([s for s in systems.SYSTEMS.values() if not s.built])

@@ -54,6 +54,8 @@ SYSTEMS: dict[str, SystemInfo] = {
         SystemInfo(
             "bifeat", "BiFeat", "arXiv 2207.14696", "carbide.compression.featquant",
             "scalar/vector quantization of GNN input features; compressed feature store",
+            cli="carbide.compression.featquant.cli:bifeat",
+            repro="carbide.compression.featquant.repro:run_repro",
         ),
         SystemInfo(
             "svdtrain", "SVD training", "arXiv 2004.09031", "carbide.compression.lowrank",

@@ -1,0 +1,57 @@
+"""BiFeat: graph feature quantization for GNN training (arXiv 2207.14696).
+
+Compress a node-feature matrix once (scalar or vector quantization), keep only the codes in
+host memory (or a device cache), and per mini-batch gather the sampled nodes' codes and
+dequantize them on the compute device. Names load lazily (``import carbide`` stays light).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "QuantizedFeatures": ".quantized",
+    "quantize": ".quantized",
+    "METHODS": ".quantized",
+    "DenseFeatures": "._dense",
+    "QuantizedFeatureStore": ".store",
+    "cache_by_degree": ".cache",
+    "degree_order": ".cache",
+    "SQParams": "._sq",
+    "sq_fit": "._sq",
+    "sq_encode": "._sq",
+    "sq_decode": "._sq",
+    "sq_levels": "._sq",
+    "vq_fit": "._vq",
+    "vq_encode": "._vq",
+    "vq_decode": "._vq",
+    "CSRGraph": ".sampler",
+    "NeighborSampler": ".sampler",
+    "NodeBatches": ".sampler",
+    "SampledSubgraph": ".sampler",
+    "GraphSAGE": ".train",
+    "TrainConfig": ".train",
+    "TrainResult": ".train",
+    "train_node_classifier": ".train",
+    "layerwise_inference": ".train",
+    "power_law_graph": ".synthetic",
+    "synthetic_node_task": ".synthetic",
+    "RunConfig": ".experiment",
+    "run_node_classification": ".experiment",
+    "run_repro": ".repro",
+    "gather_benchmark": ".bench",
+    "pack_bits": "._packing",
+    "unpack_bits": "._packing",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
