@@ -40,3 +40,15 @@ def test_lazy_attribute_access_loads_subpackage():
 
     assert carbide.systems.SYSTEMS["bifeat"].paper == "arXiv 2207.14696"
     assert "datasets" in dir(carbide)
+
+
+def test_every_public_name_resolves():
+    import carbide
+    import carbide.compression.featquant as featquant
+    import carbide.datasets as datasets
+
+    for module in (carbide, datasets, featquant):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{module.__name__}.{name}"
+    with __import__("pytest").raises(AttributeError, match="no attribute 'nope'"):
+        datasets.nope  # noqa: B018

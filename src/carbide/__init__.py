@@ -7,24 +7,17 @@ never imports torch.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("cli", "datasets", "exceptions", "results", "systems")
-
-__all__ = ["__version__", *_SUBPACKAGES]
+_SUBPACKAGES = ("cli", "compression", "datasets", "exceptions", "results", "systems")
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import cli, datasets, exceptions, results, systems  # noqa: F401
+    from . import cli, compression, datasets, exceptions, results, systems  # noqa: F401
 
+__all__ = ["__version__", "cli", "compression", "datasets", "exceptions", "results", "systems"]
 
-def __getattr__(name: str):
-    if name in _SUBPACKAGES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module 'carbide' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(_SUBPACKAGES, ""), __all__)

@@ -11,8 +11,7 @@ Names are resolved lazily so that ``import carbide.datasets`` stays free of torc
 
 from __future__ import annotations
 
-import importlib
-
+from .._lazy import lazy_exports
 from ._root import (
     DATASETS,
     DatasetInfo,
@@ -45,21 +44,27 @@ _LAZY = {
 __all__ = [
     "DATASETS",
     "DatasetInfo",
+    "FederatedDataset",
     "FileCheck",
+    "FlowSnapshots",
+    "ImageDataset",
+    "NASBench101",
+    "NASBench201",
+    "align_pv",
     "cache_dir",
     "data_root",
     "dataset_files",
     "get_info",
+    "load_cifar10",
+    "load_fashion_mnist",
+    "load_femnist",
+    "load_leaf",
+    "load_openfoam_buildings",
+    "load_planetoid",
+    "load_pv",
+    "read_idx",
+    "read_openfoam_csv",
     "verify_dataset",
-    *_LAZY,
 ]
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

@@ -73,3 +73,15 @@ def test_quick_reproduction_meets_the_headline(shared_root, tmp_path, monkeypatc
     assert {p.name for p in tmp_path.iterdir()} >= {"results.json", "report.md",
                                                     "accuracy_vs_ratio.png",
                                                     "loss_vs_density.png"}
+
+
+def test_benchmarks_run_at_toy_size():
+    from carbide.compression.featquant.bench import epoch_benchmark, gather_benchmark
+
+    rows = gather_benchmark(3000, 32, 200, repeats=1)
+    assert [r["setting"] for r in rows] == ["fp32", "SQ1", "SQ2", "VQ(16,256)", "VQ(16,2048)"]
+    assert rows[0]["speedup"] == 1.0 and rows[1]["compression_ratio"] > 20
+    epochs = epoch_benchmark(3000, 16, epochs=1, train_fraction=0.1,
+                             settings=(("fp32", None), ("SQ2", {"method": "sq", "bits": 2})))
+    assert [e["setting"] for e in epochs] == ["fp32", "SQ2"]
+    assert epochs[1]["compression_ratio"] > 10 and epochs[0]["epoch_s"] > 0

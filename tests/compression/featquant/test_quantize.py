@@ -50,7 +50,16 @@ def test_sq1_paper_scheme_keeps_the_sign_at_mean_magnitude():
     q = quantize(x, "sq", bits=1)
     dec = q.dequantize()
     assert torch.allclose(dec.abs(), torch.full_like(dec, float(x.abs().mean())), rtol=1e-3)
-    assert torch.equal(dec > 0, x >= 0)
+    assert torch.equal(dec > 0, x > 0)
+    z = torch.tensor([[0.0, 0.2], [0.1, 0.0]])  # the paper's scheme sends zeros negative
+    p = sq_fit(z, 1, scheme="paper")
+    assert p.signed and not p.zero_code
+    assert p.mean_abs == pytest.approx(0.075 + 0.1)  # the authors' patch for mean|x| < 0.1
+    assert torch.equal(sq_decode(sq_encode(z, p), p) > 0, z > 0)
+    with pytest.raises(InvalidConfigError, match="leave both unset"):
+        sq_fit(z, 1, scheme="paper", signed=False)
+    with pytest.raises(InvalidConfigError, match="unknown SQ scheme"):
+        sq_fit(z, 1, scheme="dgl")
 
 
 def test_sq_zero_code_keeps_exact_zeros_and_skips_the_sign_for_nonnegative_data():

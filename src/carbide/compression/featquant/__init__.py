@@ -7,7 +7,7 @@ dequantize them on the compute device. Names load lazily (``import carbide`` sta
 
 from __future__ import annotations
 
-import importlib
+from ..._lazy import lazy_exports
 
 _LAZY = {
     "QuantizedFeatures": ".quantized",
@@ -44,14 +44,6 @@ _LAZY = {
     "unpack_bits": "._packing",
 }
 
-__all__ = list(_LAZY)
+__all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

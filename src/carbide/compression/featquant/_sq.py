@@ -14,7 +14,9 @@ carbide's departures (documented, not silent):
   over the non-zero values. For ``bits = 1`` and signed data there is no room for a zero code.
 * **Non-negative data.** When no value is negative (``signed=False``, auto-detected), the sign
   bit is not spent: all codes describe magnitudes.
-* ``signed=True, zero_code=False`` is the paper's scheme.
+* ``scheme="paper"`` is the authors' code: always a sign bit, no zero code (zeros take the
+  negative side), and for 1 bit ``mean|x|`` over all values, raised by 0.1 when below 0.1 (their
+  patch: sparse features would otherwise decode to a tiny +/-m that training barely sees).
 
 Code layout: ``code = z + s * m + e`` with ``z = 1`` if a zero code is reserved, ``s`` the sign
 (1 = negative) when signed, ``m`` the magnitude levels per sign and ``e`` in ``[0, m)``.
@@ -31,7 +33,9 @@ from ...exceptions import InvalidConfigError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["SQ_BITS", "SQParams", "sq_decode", "sq_encode", "sq_fit", "sq_levels"]
+__all__ = ["SQ_BITS", "SQ_SCHEMES", "SQParams", "sq_decode", "sq_encode", "sq_fit", "sq_levels"]
+
+SQ_SCHEMES = ("carbide", "paper")
 
 SQ_BITS = (1, 2, 4, 8, 16)
 _MAX_SAMPLE_VALUES = 1 << 22  # percentiles from at most ~4M values: enough, and bounded memory
@@ -73,6 +77,7 @@ def sq_fit(
     *,
     signed: bool | None = None,
     zero_code: bool | None = None,
+    scheme: str = "carbide",
     sample_rows: int = 100_000,
     seed: int = 0,
 ) -> SQParams:
@@ -84,12 +89,22 @@ def sq_fit(
         signed: code a sign bit (default: whether any value is negative).
         zero_code: reserve code 0 for exact zeros (default: whether any value is zero, except
             for 1-bit signed data, where there is no room).
+        scheme: ``"carbide"`` (default; the choices above) or ``"paper"`` (the authors' code:
+            ``signed=True, zero_code=False`` and their 1-bit mean patch; then ``signed`` and
+            ``zero_code`` must be left ``None``).
         sample_rows: rows sampled for the percentiles (the authors use 100,000).
         seed: seed of the row sample.
     """
     import torch
 
     _check_bits(bits)
+    if scheme not in SQ_SCHEMES:
+        raise InvalidConfigError(f"unknown SQ scheme {scheme!r}; choose one of {SQ_SCHEMES}")
+    if scheme == "paper":
+        if signed is not None or zero_code is not None:
+            raise InvalidConfigError("scheme='paper' fixes signed=True and zero_code=False; "
+                                     "leave both unset")
+        signed, zero_code = True, False
     if signed is None:
         signed = bool((x < 0).any())
     if zero_code is None:
@@ -117,6 +132,8 @@ def sq_fit(
         mean_abs = float(values.double().mean())
     if fmax <= fmin:  # e.g. binary features: every non-zero |x| is the same
         fmax = 2.0 * fmin
+    if scheme == "paper" and bits == 1 and mean_abs < 0.1:
+        mean_abs += 0.1
     return SQParams(bits, bool(signed), bool(zero_code), fmin, fmax, mean_abs)
 
 
@@ -158,7 +175,9 @@ def sq_encode(x: torch.Tensor, params: SQParams, *, chunk_rows: int = 65536) -> 
             e = torch.floor((logs - lmin) / (lmax - lmin) * m).to(torch.int32).clamp_(0, m - 1)
         code = e + z
         if params.signed:
-            code += (xs < 0).to(torch.int32) * m
+            # without a zero code, zeros join the negative side, as in the authors' code
+            neg = (xs < 0) if params.zero_code else (xs <= 0)
+            code += neg.to(torch.int32) * m
         if params.zero_code:
             code = torch.where(xs == 0, torch.zeros_like(code), code)
         if params.bits == 16:

@@ -31,8 +31,8 @@ def bifeat() -> None:
 @click.option("--bits", type=int, default=1, show_default=True, help="SQ bits: 1,2,4,8,16.")
 @click.option("--width", type=int, default=16, show_default=True, help="VQ sub-vector width.")
 @click.option("--codebook", type=int, default=256, show_default=True, help="VQ centres.")
-@click.option("--paper-zeros", is_flag=True,
-              help="SQ: the paper's zero handling (no reserved zero code).")
+@click.option("--paper-sq", is_flag=True,
+              help="SQ exactly as the paper: sign bit always, no zero code.")
 @click.option("--fanout", default="15,10,5", show_default=True,
               help="Neighbours per hop from the seeds outward (the paper's 5,10,15 listed from "
                    "the input layer).")
@@ -44,14 +44,14 @@ def bifeat() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
-def train(dataset, method, bits, width, codebook, paper_zeros, fanout, epochs, batch_size,
+def train(dataset, method, bits, width, codebook, paper_sq, fanout, epochs, batch_size,
           drop_edges, normalize_features, seed, device, out) -> None:
     """Train GraphSAGE on DATASET with features served from a (quantized) store."""
     from ...results import Report, RunRecorder
     from .experiment import RunConfig, run_node_classification
 
     cfg = RunConfig(dataset=dataset, method=method, bits=bits, width=width, codebook=codebook,
-                    zero_code=False if paper_zeros else None, fanouts=_fanouts(fanout),
+                    paper_sq=paper_sq, fanouts=_fanouts(fanout),
                     epochs=epochs, batch_size=batch_size, drop_edges=drop_edges,
                     normalize_features=normalize_features, seed=seed, device=device)
     recorder = RunRecorder(out, system="bifeat", config=cfg)

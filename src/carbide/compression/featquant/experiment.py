@@ -16,12 +16,12 @@ _METHODS = ("none", "sq", "vq")
 
 
 def setting_name(method: str, bits: int = 1, width: int = 16, codebook: int = 256,
-                 zero_code: bool | None = None) -> str:
-    """Short label: ``fp32``, ``SQ2``, ``SQ1-paper`` (no zero code), ``VQ(32,64)``."""
+                 paper_sq: bool = False) -> str:
+    """Short label: ``fp32``, ``SQ2``, ``SQ1-paper`` (the paper's SQ), ``VQ(32,64)``."""
     if method == "none":
         return "fp32"
     if method == "sq":
-        return f"SQ{bits}" + ("-paper" if zero_code is False else "")
+        return f"SQ{bits}" + ("-paper" if paper_sq else "")
     return f"VQ({width},{codebook})"
 
 
@@ -34,8 +34,9 @@ class RunConfig:
         method: ``"none"`` (fp32), ``"sq"`` or ``"vq"``.
         bits: SQ bits (1, 2, 4, 8, 16). Default 1.
         width, codebook: VQ sub-vector width and centres. Default (16, 256).
-        zero_code: SQ: ``None`` auto (reserve a code for exact zeros when there are any),
-            ``False`` = the paper's scheme (zeros get a non-zero code).
+        paper_sq: SQ exactly as the paper: always a sign bit, no zero code (zeros join the
+            negative side). Default ``False``: carbide's zero code and unsigned codes for
+            non-negative data (see ``carbide.compression.featquant._sq``).
         fanouts: neighbours per hop, seeds' hop first (default (15, 10, 5) = the paper's
             "5,10,15" listed from the input layer).
         epochs, batch_size, hidden, lr, dropout: training (defaults 50, 64, 128, 3e-3, 0.5).
@@ -49,7 +50,7 @@ class RunConfig:
     bits: int = 1
     width: int = 16
     codebook: int = 256
-    zero_code: bool | None = None
+    paper_sq: bool = False
     fanouts: tuple[int, ...] = (15, 10, 5)
     epochs: int = 50
     batch_size: int = 64
@@ -77,7 +78,7 @@ class RunConfig:
 
     @property
     def setting(self) -> str:
-        return setting_name(self.method, self.bits, self.width, self.codebook, self.zero_code)
+        return setting_name(self.method, self.bits, self.width, self.codebook, self.paper_sq)
 
 
 def _drop_edges(edge_index, fraction: float, seed: int):
@@ -116,7 +117,8 @@ def run_node_classification(config: RunConfig, root: Any = None, *,
     if config.method == "none":
         feats = DenseFeatures(x)
     elif config.method == "sq":
-        feats = quantize(x, "sq", bits=config.bits, zero_code=config.zero_code, seed=config.seed)
+        feats = quantize(x, "sq", bits=config.bits, seed=config.seed,
+                         scheme="paper" if config.paper_sq else "carbide")
     else:
         feats = quantize(x, "vq", width=config.width, codebook=config.codebook, seed=config.seed)
     quantize_s = time.perf_counter() - t0

@@ -26,17 +26,21 @@ _SETTINGS: tuple[dict[str, Any], ...] = (
     {"method": "sq", "bits": 4},
     {"method": "sq", "bits": 2},
     {"method": "sq", "bits": 1},
-    {"method": "sq", "bits": 1, "zero_code": False},
+    {"method": "sq", "bits": 1, "paper_sq": True},
     {"method": "vq", "width": 16, "codebook": 64},
     {"method": "vq", "width": 32, "codebook": 64},
     {"method": "vq", "width": 64, "codebook": 128},
+    {"method": "vq", "width": 128, "codebook": 16},
 )
-_QUICK_SETTINGS = (0, 1, 3, 4, 5, 7)
+_QUICK_SETTINGS = (0, 1, 3, 4, 5, 7, 9)
+# the density study needs lossy settings: VQ(128,16) is the one that loses points at full
+# density, so its loss can grow or not as neighbourhoods shrink
 _DENSITY_SETTINGS: tuple[dict[str, Any], ...] = (
     {"method": "none"},
     {"method": "sq", "bits": 2},
-    {"method": "sq", "bits": 1, "zero_code": False},
+    {"method": "sq", "bits": 1},
     {"method": "vq", "width": 32, "codebook": 64},
+    {"method": "vq", "width": 128, "codebook": 16},
 )
 _DENSITY = (0.0, 0.25, 0.5, 0.75, 0.9)
 _QUICK_DENSITY = (0.0, 0.5, 0.9)

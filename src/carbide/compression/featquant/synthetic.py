@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ..._validate import check_int, check_real
 from ...exceptions import InvalidConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,22 +25,6 @@ __all__ = ["power_law_graph", "synthetic_node_task"]
 
 # endpoint draws per round are generated in chunks of this many to bound peak memory
 _CHUNK = 1 << 22
-
-
-def _check_int(name: str, value: object, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise InvalidConfigError(f"{name} must be an integer >= {lo}, got {value!r}")
-    return value
-
-
-def _check_float(name: str, value: object, lo: float, hi: float, *, lo_open: bool) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > lo if lo_open else value >= lo) and value <= hi
-    if not ok:
-        left = "(" if lo_open else "["
-        raise InvalidConfigError(f"{name} must be a number in {left}{lo}, {hi}], got {value!r}")
-    return float(value)
 
 
 def _draw(cdf: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, gen: torch.Generator):
@@ -107,12 +92,12 @@ def power_law_graph(
     Raises:
         InvalidConfigError: an argument is out of range (the message names it and the range).
     """
-    n = _check_int("num_nodes", num_nodes, 2)
-    avg = _check_float("avg_degree", avg_degree, 0.0, float(n - 1), lo_open=True)
-    gamma = _check_float("exponent", exponent, 2.0, 100.0, lo_open=True)
-    _check_int("seed", seed, 0)
-    h = _check_float("homophily", homophily, 0.0, 1.0, lo_open=False)
-    cap = math.sqrt(n * avg) if max_degree is None else _check_int("max_degree", max_degree, 1)
+    n = check_int("num_nodes", num_nodes, 2)
+    avg = check_real("avg_degree", avg_degree, 0.0, float(n - 1), lo_open=True)
+    gamma = check_real("exponent", exponent, 2.0, 100.0, lo_open=True)
+    check_int("seed", seed, 0)
+    h = check_real("homophily", homophily, 0.0, 1.0, lo_open=False)
+    cap = math.sqrt(n * avg) if max_degree is None else check_int("max_degree", max_degree, 1)
     if labels is not None:
         if not isinstance(labels, torch.Tensor) or labels.shape != (n,) or (
             labels.dtype == torch.bool or labels.dtype.is_floating_point
@@ -233,13 +218,13 @@ def synthetic_node_task(
     from ..._imports import optional_import
 
     data_mod = optional_import("torch_geometric.data", "graph", purpose="synthetic_node_task")
-    n = _check_int("num_nodes", num_nodes, 2)
-    d = _check_int("num_features", num_features, 1)
-    c = _check_int("num_classes", num_classes, 2)
-    _check_int("seed", seed, 0)
-    sigma = _check_float("noise", noise, 0.0, 1e6, lo_open=False)
-    tr = _check_float("train_fraction", train_fraction, 0.0, 1.0, lo_open=True)
-    va = _check_float("val_fraction", val_fraction, 0.0, 1.0, lo_open=False)
+    n = check_int("num_nodes", num_nodes, 2)
+    d = check_int("num_features", num_features, 1)
+    c = check_int("num_classes", num_classes, 2)
+    check_int("seed", seed, 0)
+    sigma = check_real("noise", noise, 0.0, 1e6, lo_open=False)
+    tr = check_real("train_fraction", train_fraction, 0.0, 1.0, lo_open=True)
+    va = check_real("val_fraction", val_fraction, 0.0, 1.0, lo_open=False)
     if tr + va > 1.0:
         raise InvalidConfigError(
             f"train_fraction + val_fraction must be <= 1, got {tr} + {va} = {tr + va}"

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from ..._imports import optional_import
+from ..._validate import check_int, check_real
 from ...exceptions import InvalidConfigError
 from .sampler import CSRGraph, NeighborSampler, NodeBatches, _expand, check_fanouts
 
@@ -129,20 +130,6 @@ class GraphSAGE(torch.nn.Module):
         return x
 
 
-def _check_int(name: str, value: object, lo: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise InvalidConfigError(f"{name} must be an integer >= {lo}, got {value!r}")
-
-
-def _check_real(name: str, value: object, lo: float, hi: float, hi_open: bool, lo_open: bool):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
-    if not ok:
-        rng = f"{'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
-        raise InvalidConfigError(f"{name} must be a number in {rng}, got {value!r}")
-
-
 @dataclass
 class TrainConfig:
     """Hyper-parameters of :func:`train_node_classifier` (validated on construction).
@@ -185,22 +172,22 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.fanouts = check_fanouts(self.fanouts)
         if self.num_layers is not None:
-            _check_int("num_layers", self.num_layers, 1)
+            check_int("num_layers", self.num_layers, 1)
             if self.num_layers != len(self.fanouts):
                 raise InvalidConfigError(
                     f"num_layers={self.num_layers} but fanouts={self.fanouts} has "
                     f"{len(self.fanouts)} entries; give one fanout per layer"
                 )
-        _check_int("hidden", self.hidden, 1)
-        _check_int("epochs", self.epochs, 1)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_real("lr", self.lr, 0.0, math.inf, hi_open=True, lo_open=True)
-        _check_real("weight_decay", self.weight_decay, 0.0, math.inf, hi_open=True,
+        check_int("hidden", self.hidden, 1)
+        check_int("epochs", self.epochs, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_real("lr", self.lr, 0.0, math.inf, hi_open=True, lo_open=True)
+        check_real("weight_decay", self.weight_decay, 0.0, math.inf, hi_open=True,
                     lo_open=False)
-        _check_real("dropout", self.dropout, 0.0, 1.0, hi_open=True, lo_open=False)
-        _check_int("seed", self.seed, 0)
-        _check_int("eval_every", self.eval_every, 0)
-        _check_int("eval_batch_size", self.eval_batch_size, 1)
+        check_real("dropout", self.dropout, 0.0, 1.0, hi_open=True, lo_open=False)
+        check_int("seed", self.seed, 0)
+        check_int("eval_every", self.eval_every, 0)
+        check_int("eval_batch_size", self.eval_batch_size, 1)
         try:
             torch.device(self.device)
         except (RuntimeError, TypeError) as exc:
@@ -293,7 +280,7 @@ def layerwise_inference(
     Returns:
         float32 ``(len(targets), C)`` logits on the CPU.
     """
-    _check_int("chunk_size", chunk_size, 1)
+    check_int("chunk_size", chunk_size, 1)
     device = torch.device(device)
     model.eval()
     n = graph.num_nodes
