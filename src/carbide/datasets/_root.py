@@ -25,6 +25,7 @@ __all__ = [
     "data_root",
     "dataset_files",
     "get_info",
+    "manifest_files",
     "verify_dataset",
 ]
 
@@ -166,6 +167,11 @@ def _manifest() -> dict[str, str]:
             digest, rel = line.split(maxsplit=1)
             out[rel.strip().lstrip("*")] = digest
     return out
+
+
+def manifest_files(name: str) -> dict[str, str]:
+    """The files of dataset ``name`` (path relative to the root -> SHA-256), from the manifest."""
+    return _expected(get_info(name))
 
 
 def _expected(info: DatasetInfo) -> dict[str, str]:

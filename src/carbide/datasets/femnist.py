@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import DatasetCorruptError, DatasetNotFoundError, InvalidConfigError
-from ._root import _expected, dataset_files, get_info
+from ._root import dataset_files, get_info, manifest_files
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._types import FederatedDataset
@@ -321,7 +321,7 @@ def write_femnist_fixture(
     if compress not in (True, False, "mixed"):
         raise InvalidConfigError(f"compress must be True, False or 'mixed', got {compress!r}")
     if shards is None:
-        names = _expected(get_info("femnist"))
+        names = manifest_files("femnist")
         shards = sorted({int(re.findall(r"all_data_(\d+)_", rel)[0]) for rel in names})
     rng = np.random.default_rng(seed)
     folder = Path(root) / "femnist"

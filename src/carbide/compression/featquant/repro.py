@@ -65,6 +65,11 @@ def _summarize(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[s
     return out
 
 
+def _epoch(table: list[dict[str, Any]], dataset: str, setting: str) -> float:
+    return next(t["epoch_time_s"] for t in table
+                if t["dataset"] == dataset and t["setting"] == setting)
+
+
 def run_repro(out: str | Path, *, quick: bool = False, seed: int = 0,
               root: Any = None) -> dict[str, Any]:
     """Run the accuracy table and the density study; write results, report and plots to ``out``.
@@ -173,10 +178,13 @@ def run_repro(out: str | Path, *, quick: bool = False, seed: int = 0,
               "accuracy loss depends on density (neighbour averaging hides noise)",
               ", ".join(f"{s}: {g:+.2f} pts from 0% to {100 * density[-1]:.0f}% edges dropped"
                         for s, g in growth_pts.items()),
-              "Cora, row-normalized features", None),
+              "Cora, row-normalized features",
+              all(g > 0 for g in growth_pts.values())),
         Claim("2-3.2x faster training", "feature transfer dominates mini-batch time (GPU)",
-              "not measured here: see `carbide bifeat bench` (CPU: no PCIe transfer to save)",
-              "CPU only", None),
+              f"Cora epoch (CPU, median): fp32 {_epoch(table, 'cora', 'fp32'):.3f} s, SQ1 "
+              f"{_epoch(table, 'cora', 'SQ1'):.3f} s; large-graph epochs: "
+              f"benchmarks/featquant_epoch.py",
+              "CPU only: no PCIe transfer to save", None),
     ])
     report.heading("Accuracy and compression")
     report.table(
@@ -184,13 +192,21 @@ def run_repro(out: str | Path, *, quick: bool = False, seed: int = 0,
                             "test_acc_mean", "test_acc_std", "acc_loss_pts", "epoch_time_s")}
          for t in table], floatfmt=".4g")
     report.image("accuracy_vs_ratio.png", "accuracy vs compression ratio")
-    report.paragraph(
-        "Planetoid features are binary bag-of-words. With carbide's zero code (exact zeros get "
-        "their own code, non-negative data spend no sign bit) SQ1 stores them losslessly; the "
-        "paper's scheme (SQ1-paper: zeros and ones become -m and +m) is an affine map of the "
-        "same bits, so it loses little too. VQ codebooks dominate the bytes of graphs this "
-        "small, which is why the VQ settings here use few centres."
-    )
+    paper = {t["dataset"]: t for t in table if t["setting"] == "SQ1-paper"}
+    sq1 = {t["dataset"]: t for t in table if t["setting"] == "SQ1"}
+    if "cora" in paper and "cora" in sq1:
+        report.paragraph(
+            f"Planetoid features are binary bag-of-words (about 99% zeros). carbide's SQ gives "
+            f"exact zeros their own code and spends no sign bit on non-negative data, so SQ1 "
+            f"stores them losslessly: {100 * sq1['cora']['test_acc_mean']:.1f}% on Cora against "
+            f"{100 * base['cora']:.1f}% with fp32. The paper's scheme (SQ1-paper: a sign bit, "
+            f"zeros sent to the negative side, decoded to +/- (mean|x| + 0.1) as in the "
+            f"authors' code) is an affine map of the same bits, yet GraphSAGE reached only "
+            f"{100 * paper['cora']['test_acc_mean']:.1f}% on it under the same budget: the "
+            f"constant -m on every absent word swamps the few +m entries. This is the case the "
+            f"issue asked carbide to handle better than the authors' code. VQ codebooks "
+            f"dominate the bytes of graphs this small, so the VQ settings here use few centres."
+        )
     report.heading("Density: accuracy loss vs edges dropped")
     report.table(sorted(
         [{k: t[k] for k in ("setting", "drop_edges", "test_acc_mean", "test_acc_std",
