@@ -222,3 +222,18 @@ def test_levels_table_layout():
     levels = sq_levels(p)
     assert levels.shape == (4,)
     assert bool((levels[:2] > 0).all()) and torch.equal(levels[2:], -levels[:2])
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8, 16])
+def test_fused_sq_decode_equals_the_reference_decoder(bits):
+    x = _signed(64, 21)
+    q = quantize(x, "sq", bits=bits)
+    p = sq_fit(x, bits)
+    assert torch.equal(q.dequantize(), sq_decode(sq_encode(x, p), p))
+
+
+def test_fused_vq_decode_equals_the_reference_decoder():
+    from carbide.compression.featquant import vq_decode
+
+    q = quantize(_signed(200, 21), "vq", width=8, codebook=32)
+    assert torch.equal(q.dequantize(), vq_decode(q.codes, q.table, 21))

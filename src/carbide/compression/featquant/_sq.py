@@ -187,7 +187,11 @@ def sq_encode(x: torch.Tensor, params: SQParams, *, chunk_rows: int = 65536) -> 
 
 
 def sq_decode(codes: torch.Tensor, params: SQParams) -> torch.Tensor:
-    """Decode unpacked codes from :func:`sq_encode` to float32 (same shape)."""
+    """Decode unpacked codes from :func:`sq_encode` to float32 (same shape).
+
+    The plain reference decoder; ``QuantizedFeatures.decode`` is the fused fast path that
+    reads packed bytes, and a test holds the two equal.
+    """
     levels = sq_levels(params).to(codes.device)
     idx = codes.long() + 32768 if params.bits == 16 else codes.long()
     return levels[idx]

@@ -186,7 +186,11 @@ def vq_encode(
 
 
 def vq_decode(codes: torch.Tensor, codebooks: torch.Tensor, dim: int) -> torch.Tensor:
-    """Decode ``(N, S)`` codes to float32 ``(N, dim)`` with one fused lookup."""
+    """Decode ``(N, S)`` codes to float32 ``(N, dim)`` with one fused lookup.
+
+    The plain reference decoder; ``QuantizedFeatures.decode`` is the fast path (reused int32
+    index buffer, decoding into ``out``), and a test holds the two equal.
+    """
     import torch
 
     s, big_l, width = codebooks.shape

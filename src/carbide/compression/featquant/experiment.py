@@ -4,7 +4,7 @@ the reproduction."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ...exceptions import InvalidConfigError
@@ -61,7 +61,6 @@ class RunConfig:
     normalize_features: bool = False
     seed: int = 0
     device: str = "cpu"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
