@@ -60,6 +60,8 @@ SYSTEMS: dict[str, SystemInfo] = {
         SystemInfo(
             "svdtrain", "SVD training", "arXiv 2004.09031", "carbide.compression.lowrank",
             "train layers as U diag(s) V^T with orthogonality + sparsity regularizers; prune ranks",
+            cli="carbide.compression.lowrank.cli:svdtrain",
+            repro="carbide.compression.lowrank.repro:run_repro",
         ),
         SystemInfo(
             "nasgem", "NASGEM", "arXiv 2007.04452", "carbide.nas.gem",

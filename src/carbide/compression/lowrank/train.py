@@ -1,0 +1,424 @@
+"""SVD-training recipes: data, the three training stages, evaluation, latency.
+
+Paper: Yang et al., CVPR Workshops 2020 (arXiv 2004.09031). The schedule:
+
+1. decompose the model (``init="random"`` by default: trained from scratch in SVD form) and
+   train with the orthogonality regularizer only (``epochs[0]`` epochs);
+2. continue with the sparsity regularizer added (``epochs[1]`` epochs);
+3. prune each layer's ranks by energy ``E``, then fine-tune with the orthogonality regularizer
+   only (``epochs[2]`` epochs, learning rate decayed to 0 on a cosine).
+
+Adam with learning rate 1e-3 (constant in stages 1-2) as in the authors' CIFAR runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..._validate import check_int, check_real
+from ...exceptions import InvalidConfigError
+from ._decompose import INITS, compact, decompose, layer_ranks, prune_
+from ._layers import MODES
+from .flops import count_flops, count_params
+from .models import MODELS, build_model
+from .regularizers import SPARSITY, SVDRegularizer
+
+__all__ = [
+    "DATASETS",
+    "ImageTask",
+    "SVDTrainConfig",
+    "compare_latency",
+    "compression_figures",
+    "evaluate",
+    "load_image_task",
+    "measure_latency",
+    "prune_and_finetune",
+    "run_svd_training",
+    "train_epochs",
+    "train_svd_stages",
+]
+
+#: Recipe datasets by CLI name.
+DATASETS: tuple[str, ...] = ("cifar10", "fashion-mnist")
+
+# per-channel statistics of the training splits
+_STATS = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "fashion-mnist": ((0.2860,), (0.3530,)),
+}
+
+
+@dataclass
+class ImageTask:
+    """Normalized float images and labels of one dataset, ready for training.
+
+    Attributes:
+        name: dataset name.
+        x_train, x_test: ``float32`` ``(N, C, H, W)``, normalized per channel.
+        y_train, y_test: ``int64`` ``(N,)``.
+        augment: random crop (4-pixel padding) and horizontal flip while training (CIFAR).
+    """
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    augment: bool = False
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+
+def load_image_task(dataset: str, *, root: Any = None, train_subset: int | None = None,
+                    seed: int = 0) -> ImageTask:
+    """Load ``"cifar10"`` or ``"fashion-mnist"`` from the data root as an :class:`ImageTask`.
+
+    Args:
+        dataset: one of :data:`DATASETS`.
+        root: data root (see :func:`carbide.datasets.data_root`).
+        train_subset: keep this many training images, a class-balanced random subset (shortened
+            schedules); ``None`` keeps all.
+        seed: seed of the subset.
+    """
+    from ...datasets import load_cifar10, load_fashion_mnist
+
+    if dataset not in DATASETS:
+        raise InvalidConfigError(
+            f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    loader = load_cifar10 if dataset == "cifar10" else load_fashion_mnist
+    train, test = loader("train", root), loader("test", root)
+    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in _STATS[dataset])
+
+    def prep(images: torch.Tensor) -> torch.Tensor:
+        return ((images.float() / 255.0) - mean) / std
+
+    x, y = train.images, train.labels
+    if train_subset is not None:
+        check_int("train_subset", train_subset, 1)
+        if train_subset > len(y):
+            raise InvalidConfigError(
+                f"train_subset={train_subset} exceeds the {len(y)} training images of {dataset}")
+        gen = torch.Generator().manual_seed(seed)
+        classes = int(y.max()) + 1
+        per = [torch.nonzero(y == c).flatten() for c in range(classes)]
+        per = [p[torch.randperm(len(p), generator=gen)] for p in per]
+        take = torch.cat([p[: train_subset // classes + (c < train_subset % classes)]
+                          for c, p in enumerate(per)])
+        take = take[torch.randperm(len(take), generator=gen)]
+        x, y = x[take], y[take]
+    return ImageTask(dataset, prep(x), y.clone(), prep(test.images), test.labels.clone(),
+                     augment=dataset == "cifar10")
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random 4-pixel-padded crop and horizontal flip per image (the standard CIFAR recipe)."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (4, 4, 4, 4))
+    oy = torch.randint(0, 9, (n,), generator=gen)
+    ox = torch.randint(0, 9, (n,), generator=gen)
+    rows = (oy[:, None] + torch.arange(h))[:, :, None]
+    cols = (ox[:, None] + torch.arange(w))[:, None, :]
+    out = padded.permute(0, 2, 3, 1)[torch.arange(n)[:, None, None], rows, cols]
+    out = out.permute(0, 3, 1, 2)
+    flip = torch.rand(n, generator=gen) < 0.5
+    return torch.where(flip[:, None, None, None], out.flip(3), out).contiguous()
+
+
+def train_epochs(
+    model: nn.Module,
+    task: ImageTask,
+    epochs: int,
+    *,
+    lr: float = 1e-3,
+    batch_size: int = 128,
+    regularizer: SVDRegularizer | None = None,
+    cosine: bool = False,
+    seed: int = 0,
+    description: str = "train",
+) -> list[dict[str, float]]:
+    """Train ``model`` in place with Adam for ``epochs`` epochs over ``task``'s training split.
+
+    Args:
+        regularizer: added to the cross-entropy loss each step (``None``: none).
+        cosine: decay the learning rate from ``lr`` to 0 on a cosine over the steps (else
+            constant).
+        seed: seed of the shuffling and augmentation.
+
+    Returns:
+        One dict per epoch: ``loss`` (mean task loss), ``orth`` and ``sparsity`` (the
+        regularizer's unweighted parts at the epoch's last step, if any).
+    """
+    from ...results import progress
+
+    check_int("epochs", epochs, 0)
+    history: list[dict[str, float]] = []
+    if epochs == 0:
+        return history
+    device = next(model.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    n = len(task.y_train)
+    steps = epochs * math.ceil(n / batch_size)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if cosine else None)
+    model.train()
+    with progress(transient=True) as bar:
+        job = bar.add_task(description, total=steps)
+        for _ in range(epochs):
+            order = torch.randperm(n, generator=gen)
+            total, parts = 0.0, {}
+            for start in range(0, n, batch_size):
+                idx = order[start:start + batch_size]
+                x = task.x_train[idx]
+                if task.augment:
+                    x = _augment(x, gen)
+                x, y = x.to(device), task.y_train[idx].to(device)
+                loss = F.cross_entropy(model(x), y)
+                total += float(loss.detach()) * len(idx)
+                if regularizer is not None:
+                    reg, parts = regularizer(model)
+                    loss = loss + reg
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                bar.advance(job)
+            if not math.isfinite(total):
+                raise FloatingPointError(
+                    f"training diverged (loss {total}); lower the learning rate or strength")
+            history.append({"loss": total / n, **parts})
+    return history
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000
+             ) -> float:
+    """Top-1 accuracy of ``model`` on ``(x, y)`` in eval mode (mode restored after)."""
+    was = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    correct = 0
+    for start in range(0, len(y), batch_size):
+        out = model(x[start:start + batch_size].to(device))
+        correct += int((out.argmax(1).cpu() == y[start:start + batch_size]).sum())
+    model.train(was)
+    return correct / len(y)
+
+
+def measure_latency(model: nn.Module, input_shape: Sequence[int], *, batch: int = 32,
+                    threads: int = 1, min_run_time: float = 1.0) -> float:
+    """Median CPU inference time (seconds) of one batch, by :mod:`torch.utils.benchmark`.
+
+    Args:
+        batch: images per forward pass.
+        threads: torch intra-op threads while timing (1 = a reproducible single-core figure).
+        min_run_time: seconds of measurement (``blocked_autorange``).
+    """
+    from torch.utils import benchmark
+
+    model = copy.deepcopy(model).cpu().eval()
+    x = torch.randn(batch, *input_shape)
+    timer = benchmark.Timer(stmt="model(x)", globals={"model": model, "x": x},
+                            num_threads=threads, setup="import torch")
+    with torch.no_grad():
+        return float(timer.blocked_autorange(min_run_time=min_run_time).median)
+
+
+def compare_latency(original: nn.Module, models: Sequence[nn.Module],
+                    input_shape: Sequence[int], *, batch: int = 32, min_run_time: float = 1.0,
+                    rounds: int = 3) -> tuple[float, list[float]]:
+    """CPU latency of ``original`` and each of ``models``, measured in interleaved rounds.
+
+    Each round times the original, then every model (:func:`measure_latency`, one thread); a
+    model's figure is its median over the rounds, so a burst of load on a shared machine moves
+    one round, not one model's figure.
+
+    Returns:
+        ``(original seconds, [seconds per model])``.
+    """
+    check_int("rounds", rounds, 1)
+    times: list[list[float]] = [[] for _ in range(len(models) + 1)]
+    for _ in range(rounds):
+        for i, m in enumerate([original, *models]):
+            times[i].append(measure_latency(m, input_shape, batch=batch,
+                                            min_run_time=min_run_time))
+    med = [statistics.median(t) for t in times]
+    return med[0], med[1:]
+
+
+@dataclass
+class SVDTrainConfig:
+    """One SVD-training run (``carbide svdtrain train``).
+
+    Attributes:
+        model: ``"smallcnn"`` (default, quick) or ``"resnet20"`` (the paper's).
+        dataset: ``"fashion-mnist"`` (default) or ``"cifar10"``.
+        mode: conv decomposition, ``"channel"`` (default) or ``"spatial"``.
+        sparsity: ``"hoyer"`` (default), ``"l1"``, ``"hoyer2"`` or ``"none"``.
+        strength: ``lambda_s`` >= 0 (default 0.01).
+        orth: ``lambda_o`` >= 0 (default 1.0).
+        energy: ``E`` in (0, 1): the energy share each layer may lose at pruning (default 0.02).
+        epochs: ``(orth-only, with sparsity, fine-tune)`` epochs (default ``(4, 4, 2)``).
+        init: factor initialization, ``"random"`` (default: trained from scratch in SVD form) or
+            ``"svd"``.
+        lr: Adam learning rate (default 1e-3).
+        batch_size: default 128.
+        train_subset: train on this many images (class-balanced), ``None`` = all.
+        latency_batch: batch size of the latency measurement (default 32, one thread).
+        seed: seed of initialization, shuffling and augmentation.
+        device: torch device of training (latency is always measured on CPU).
+    """
+
+    model: str = "smallcnn"
+    dataset: str = "fashion-mnist"
+    mode: str = "channel"
+    sparsity: str = "hoyer"
+    strength: float = 0.01
+    orth: float = 1.0
+    energy: float = 0.02
+    epochs: tuple[int, int, int] = (4, 4, 2)
+    init: str = "random"
+    lr: float = 1e-3
+    batch_size: int = 128
+    train_subset: int | None = None
+    latency_batch: int = 32
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for name, value, choices in (("model", self.model, MODELS),
+                                     ("dataset", self.dataset, DATASETS),
+                                     ("mode", self.mode, MODES),
+                                     ("sparsity", self.sparsity, SPARSITY),
+                                     ("init", self.init, INITS)):
+            if value not in choices:
+                raise InvalidConfigError(
+                    f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
+        self.strength = check_real("strength", self.strength, 0.0, math.inf, hi_open=True)
+        self.orth = check_real("orth", self.orth, 0.0, math.inf, hi_open=True)
+        self.energy = check_real("energy", self.energy, 0.0, 1.0, lo_open=True, hi_open=True)
+        self.lr = check_real("lr", self.lr, 0.0, math.inf, lo_open=True, hi_open=True)
+        epochs = tuple(self.epochs)
+        if len(epochs) != 3:
+            raise InvalidConfigError(
+                f"epochs takes three counts (orth-only, sparsity, fine-tune), got {self.epochs!r}")
+        self.epochs = tuple(check_int(f"epochs[{i}]", e, 0) for i, e in enumerate(epochs))
+        check_int("batch_size", self.batch_size, 1)
+        check_int("latency_batch", self.latency_batch, 1)
+        check_int("seed", self.seed, 0)
+        if self.train_subset is not None:
+            check_int("train_subset", self.train_subset, 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def train_svd_stages(model: nn.Module, task: ImageTask, config: SVDTrainConfig,
+                     *, stage1_done: bool = False) -> nn.Module:
+    """Stages 1 and 2 in place: decompose ``model`` (unless already in SVD form), train with
+    orthogonality only, then with the sparsity regularizer. Returns ``model``.
+
+    Args:
+        stage1_done: skip decomposition and stage 1 (``model`` is a stage-1 checkpoint shared
+            between regularizer variants).
+    """
+    c = config
+    if not stage1_done:
+        decompose(model, mode=c.mode, init=c.init, seed=c.seed)
+        train_epochs(model, task, c.epochs[0], lr=c.lr, batch_size=c.batch_size,
+                     regularizer=SVDRegularizer("none", 0.0, c.orth), seed=c.seed,
+                     description="stage 1: orthogonality")
+    train_epochs(model, task, c.epochs[1], lr=c.lr, batch_size=c.batch_size,
+                 regularizer=SVDRegularizer(c.sparsity, c.strength, c.orth), seed=c.seed + 1,
+                 description=f"stage 2: {c.sparsity}")
+    return model
+
+
+def prune_and_finetune(model: nn.Module, task: ImageTask, *, energy: float, epochs: int,
+                       orth: float = 1.0, lr: float = 1e-3, batch_size: int = 128,
+                       seed: int = 0) -> tuple[nn.Module, dict[str, tuple[int, int]]]:
+    """Stage 3 on a copy: prune ranks by ``energy``, fine-tune (orthogonality only, cosine lr).
+
+    Returns:
+        ``(pruned SVD model, ranks)`` with ranks = layer -> ``(kept, full)``.
+    """
+    pruned = copy.deepcopy(model)
+    prune_(pruned, energy)
+    train_epochs(pruned, task, epochs, lr=lr, batch_size=batch_size,
+                 regularizer=SVDRegularizer("none", 0.0, orth), cosine=True, seed=seed + 2,
+                 description=f"stage 3: fine-tune E={energy:g}")
+    return pruned, layer_ranks(pruned)
+
+
+def compression_figures(original: nn.Module, deployed: nn.Module, input_shape: Sequence[int],
+                        *, latency_batch: int = 32, latency: bool = True,
+                        latency_time: float = 1.0) -> dict[str, float]:
+    """FLOPs, parameters and (optionally) CPU latency of ``deployed`` against ``original``.
+
+    Returns ``flops``, ``params``, ``flops_reduction`` (original / deployed), ``params_reduction``
+    and, with ``latency``, ``latency_ms``, ``original_latency_ms``, ``latency_speedup``
+    (each model timed for ``latency_time`` seconds, see :func:`measure_latency`).
+    """
+    f0, f1 = count_flops(original, input_shape), count_flops(deployed, input_shape)
+    p0, p1 = count_params(original), count_params(deployed)
+    out = {"flops": f1, "params": p1, "flops_reduction": f0 / f1, "params_reduction": p0 / p1}
+    if latency:
+        t0 = measure_latency(original, input_shape, batch=latency_batch,
+                             min_run_time=latency_time)
+        t1 = measure_latency(deployed, input_shape, batch=latency_batch,
+                             min_run_time=latency_time)
+        out.update(latency_ms=t1 * 1e3, original_latency_ms=t0 * 1e3, latency_speedup=t0 / t1)
+    return out
+
+
+def run_svd_training(config: SVDTrainConfig, *, root: Any = None,
+                     task: ImageTask | None = None) -> tuple[dict[str, Any], nn.Module]:
+    """The whole recipe: three stages, compaction, figures.
+
+    Returns:
+        ``(row, deployed)``: ``row`` holds ``test_acc``, ``flops_reduction``,
+        ``params_reduction``, ``latency_speedup``, ``ranks`` (layer -> ``[kept, full]``) and the
+        other figures of :func:`compression_figures`; ``deployed`` is the compacted model
+        (plain ``nn.Conv2d``/``nn.Linear`` layers).
+    """
+    from ...results import seed_everything
+
+    c = config
+    if task is None:
+        task = load_image_task(c.dataset, root=root, train_subset=c.train_subset, seed=c.seed)
+    seed_everything(c.seed)
+    model = build_model(c.model, task.num_classes)
+    if tuple(task.input_shape) != ((3, 32, 32) if c.model == "resnet20" else (1, 28, 28)):
+        raise InvalidConfigError(
+            f"model {c.model!r} does not take {c.dataset} images of shape {task.input_shape}; "
+            "use resnet20 with cifar10 or smallcnn with fashion-mnist")
+    original = copy.deepcopy(model)
+    model.to(c.device)
+    train_svd_stages(model, task, c)
+    acc_before = evaluate(model, task.x_test, task.y_test)
+    pruned, ranks = prune_and_finetune(model, task, energy=c.energy, epochs=c.epochs[2],
+                                       orth=c.orth, lr=c.lr, batch_size=c.batch_size,
+                                       seed=c.seed)
+    deployed = compact(pruned).cpu()
+    row = {"test_acc": evaluate(pruned, task.x_test, task.y_test),
+           "test_acc_before_prune": acc_before,
+           **compression_figures(original, deployed, task.input_shape,
+                                 latency_batch=c.latency_batch),
+           "ranks": {k: list(v) for k, v in ranks.items()},
+           "input_shape": list(task.input_shape)}
+    return row, deployed
