@@ -62,7 +62,7 @@ def test_regularizer_sums_layers_with_weights():
     l1 = sum(float(m.s.detach().abs().sum()) for m in layers)
     assert parts["orth"] == pytest.approx(orth) and orth > 0.1
     assert parts["sparsity"] == pytest.approx(l1)
-    assert float(total) == pytest.approx(2.0 * orth + 0.5 * l1)
+    assert float(total.detach()) == pytest.approx(2.0 * orth + 0.5 * l1)
     total.backward()
     assert layers[0].U.grad is not None and layers[0].s.grad is not None
 
