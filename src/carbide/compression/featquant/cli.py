@@ -7,17 +7,6 @@ import click
 __all__ = ["bifeat"]
 
 
-def _fanouts(value: str) -> tuple[int, ...]:
-    from ...exceptions import InvalidConfigError
-
-    try:
-        return tuple(int(v) for v in value.split(","))
-    except ValueError:
-        raise InvalidConfigError(
-            f"--fanout takes comma-separated integers such as 15,10,5, got {value!r}"
-        ) from None
-
-
 @click.group()
 def bifeat() -> None:
     """BiFeat (arXiv 2207.14696): quantized GNN input features (SQ / VQ)."""
@@ -47,11 +36,13 @@ def bifeat() -> None:
 def train(dataset, method, bits, width, codebook, paper_sq, fanout, epochs, batch_size,
           drop_edges, normalize_features, seed, device, out) -> None:
     """Train GraphSAGE on DATASET with features served from a (quantized) store."""
+    from ...cli._parse import int_list
     from ...results import Report, RunRecorder
     from .experiment import RunConfig, run_node_classification
 
+    fanouts = int_list("--fanout", fanout, "neighbours per hop such as 15,10,5")
     cfg = RunConfig(dataset=dataset, method=method, bits=bits, width=width, codebook=codebook,
-                    paper_sq=paper_sq, fanouts=_fanouts(fanout),
+                    paper_sq=paper_sq, fanouts=fanouts,
                     epochs=epochs, batch_size=batch_size, drop_edges=drop_edges,
                     normalize_features=normalize_features, seed=seed, device=device)
     recorder = RunRecorder(out, system="bifeat", config=cfg)

@@ -7,17 +7,6 @@ import click
 __all__ = ["svdtrain"]
 
 
-def _epochs(value: str) -> tuple[int, ...]:
-    from ...exceptions import InvalidConfigError
-
-    try:
-        return tuple(int(v) for v in value.split(","))
-    except ValueError:
-        raise InvalidConfigError(
-            f"--epochs takes three comma-separated integers (orth-only, sparsity, fine-tune) "
-            f"such as 4,4,2, got {value!r}") from None
-
-
 @click.group()
 def svdtrain() -> None:
     """SVD training (arXiv 2004.09031): low-rank layers learned during training."""
@@ -55,11 +44,13 @@ def train(model, dataset, mode, sparsity, strength, orth, energy, epochs, init, 
           batch_size, seed, device, save_model, out) -> None:
     """Train MODEL on DATASET in SVD form, prune by energy, compact; report accuracy, FLOPs,
     parameters and CPU latency against the original."""
+    from ...cli._parse import int_list
     from ...results import Report, RunRecorder
     from .train import SVDTrainConfig, run_svd_training
 
+    stages = int_list("--epochs", epochs, "orth-only, sparsity, fine-tune; such as 4,4,2")
     cfg = SVDTrainConfig(model=model, dataset=dataset, mode=mode, sparsity=sparsity,
-                         strength=strength, orth=orth, energy=energy, epochs=_epochs(epochs),
+                         strength=strength, orth=orth, energy=energy, epochs=stages,
                          init=init, train_subset=train_subset, batch_size=batch_size,
                          seed=seed, device=device)
     recorder = RunRecorder(out, system="svdtrain", config=cfg.to_dict())
