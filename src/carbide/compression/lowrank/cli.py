@@ -21,7 +21,7 @@ def svdtrain() -> None:
               show_default=True, help="Conv decomposition.")
 @click.option("--sparsity", type=click.Choice(["hoyer", "l1", "hoyer2", "none"]),
               default="hoyer", show_default=True, help="Singular-value regularizer.")
-@click.option("--strength", type=float, default=0.01, show_default=True,
+@click.option("--strength", type=float, default=0.1, show_default=True,
               help="lambda_s, the sparsity regularizer's weight.")
 @click.option("--orth", type=float, default=1.0, show_default=True,
               help="lambda_o, the orthogonality regularizer's weight.")

@@ -270,7 +270,7 @@ class SVDTrainConfig:
         dataset: ``"fashion-mnist"`` (default) or ``"cifar10"``.
         mode: conv decomposition, ``"channel"`` (default) or ``"spatial"``.
         sparsity: ``"hoyer"`` (default), ``"l1"``, ``"hoyer2"`` or ``"none"``.
-        strength: ``lambda_s`` >= 0 (default 0.01).
+        strength: ``lambda_s`` >= 0 (default 0.1, tuned for the short default schedule).
         orth: ``lambda_o`` >= 0 (default 1.0).
         energy: ``E`` in (0, 1): the energy share each layer may lose at pruning (default 0.02).
         epochs: ``(orth-only, with sparsity, fine-tune)`` epochs (default ``(4, 4, 2)``).
@@ -288,7 +288,7 @@ class SVDTrainConfig:
     dataset: str = "fashion-mnist"
     mode: str = "channel"
     sparsity: str = "hoyer"
-    strength: float = 0.01
+    strength: float = 0.1
     orth: float = 1.0
     energy: float = 0.02
     epochs: tuple[int, int, int] = (4, 4, 2)
