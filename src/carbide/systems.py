@@ -87,6 +87,8 @@ SYSTEMS: dict[str, SystemInfo] = {
             "backdoor", "FL backdoor under heterogeneity", "arXiv 2102.00655",
             "carbide.federated",
             "federated simulation, heterogeneity control, backdoor attacks and defenses",
+            cli="carbide.federated.cli:backdoor",
+            repro="carbide.federated.repro:run_repro",
         ),
         SystemInfo(
             "elasticbroker", "ElasticBroker", "arXiv 2010.04828", "carbide.insitu",
