@@ -43,7 +43,8 @@ class ReproPlan:
     his: tuple[float, ...]
     seeds: tuple[int, ...]
     high_hi: float
-    timings: tuple[tuple[str, str], ...]  # (attack_rounds, poison_placement)
+    timings: tuple[tuple[str, str, float], ...]  # (attack_rounds, poison_placement, gamma)
+    timing_his: tuple[float, ...]
     defense_his: tuple[float, ...]
     defenses: tuple[str, ...]
     defense_seeds: tuple[int, ...]
@@ -54,23 +55,29 @@ class ReproPlan:
 
 
 _BASE = BackdoorRunConfig(dataset="fashion-mnist", clients=30, per_round=10, rounds=20,
-                          local_epochs=2, lr=0.1, attackers=3, train_subset=9000,
+                          local_epochs=2, lr=0.1, attackers=1, train_subset=9000,
                           test_subset=2000, target=0)
 
-#: Quick mode: Fashion-MNIST, 30 clients, 20 rounds, 2 seeds; about ten minutes on 2 cores.
+# Timing strategies: (attack rounds, poison placement, gamma). An attacker active in half the
+# rounds boosts by 2 so that every strategy moves the global model by the same total attacker
+# weight: the comparison is of *when*, not of how much.
+_TIMINGS = (("all", "spread", 1.0), ("all", "last", 1.0), ("late:0.5", "spread", 2.0),
+            ("late:0.5", "last", 2.0))
+
+#: Quick mode: Fashion-MNIST, 30 clients, 20 rounds, 2 seeds; about fifteen minutes on 2 cores.
 QUICK_PLAN = ReproPlan(
     base=_BASE, his=(0.0, 0.3, 0.6, 0.9), seeds=(0, 1), high_hi=0.9,
-    timings=(("all", "spread"), ("all", "last"), ("late:0.3", "spread"), ("late:0.3", "last")),
-    defense_his=(0.0, 0.9), defenses=("foolsgold", "krum:3"), defense_seeds=(0,),
+    timings=_TIMINGS, timing_his=(0.9,),
+    defense_his=(0.0, 0.9), defenses=("foolsgold", "krum:1"), defense_seeds=(0,),
     attack_datas=("own", "iid", "classes:1,2,3"),
     femnist=BackdoorRunConfig(dataset="femnist", partition="writers", clients=30, per_round=10,
-                              rounds=20, local_epochs=2, lr=0.05, attackers=3, target=0),
+                              rounds=20, local_epochs=2, lr=0.1, attackers=1, target=0),
 )
 
-#: The full run: more HI points, 3 seeds, 30 rounds.
+#: The full run: more HI points, 3 seeds, 30 rounds, timing at low and high HI.
 FULL_PLAN = dataclasses.replace(
     QUICK_PLAN, base=dataclasses.replace(_BASE, rounds=30),
-    his=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0), seeds=(0, 1, 2),
+    his=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9), seeds=(0, 1, 2), timing_his=(0.0, 0.9),
     defense_his=(0.0, 0.5, 0.9), defense_seeds=(0, 1),
     femnist=dataclasses.replace(QUICK_PLAN.femnist, rounds=30), femnist_seeds=(0, 1),
     benign_seeds=(0, 1),
@@ -87,11 +94,12 @@ def _jobs(plan: ReproPlan) -> list[tuple[str, BackdoorRunConfig]]:
         for s in plan.benign_seeds:
             jobs.append(("hi-benign", dataclasses.replace(b, partition=f"hi:{hi}", seed=s,
                                                           attackers=0)))
-    for rounds, place in plan.timings:
-        for s in plan.seeds:
-            jobs.append(("timing", dataclasses.replace(
-                b, partition=f"hi:{plan.high_hi}", seed=s, attack_rounds=rounds,
-                poison_placement=place)))
+    for hi in plan.timing_his:
+        for rounds, place, gamma in plan.timings:
+            for s in plan.seeds:
+                jobs.append(("timing", dataclasses.replace(
+                    b, partition=f"hi:{hi}", seed=s, attack_rounds=rounds,
+                    poison_placement=place, gamma=gamma)))
     for hi in plan.defense_his:
         for d in plan.defenses:
             for s in plan.defense_seeds:
@@ -103,10 +111,13 @@ def _jobs(plan: ReproPlan) -> list[tuple[str, BackdoorRunConfig]]:
             jobs.append(("attack-data", dataclasses.replace(
                 b, partition=f"hi:{plan.high_hi}", seed=s, attack_data=data)))
     if plan.femnist is not None:
-        for place in ("spread", "last"):
+        for rounds, place, gamma in plan.timings[::2]:
             for s in plan.femnist_seeds:
                 jobs.append(("femnist", dataclasses.replace(
-                    plan.femnist, seed=s, poison_placement=place)))
+                    plan.femnist, seed=s, attack_rounds=rounds, poison_placement=place,
+                    gamma=gamma)))
+        for s in plan.femnist_seeds:
+            jobs.append(("femnist", dataclasses.replace(plan.femnist, seed=s, attackers=0)))
     return jobs
 
 
@@ -151,7 +162,8 @@ def run_plan(plan: ReproPlan, *, workers: int | None = None,
     for study, cfg in jobs:
         rows.append({"study": study, "dataset": cfg.dataset, "partition": cfg.partition,
                      "attackers": cfg.attackers, "attack_rounds": cfg.attack_rounds,
-                     "placement": cfg.poison_placement, "attack_data": cfg.attack_data,
+                     "placement": cfg.poison_placement, "gamma": cfg.gamma,
+                     "attack_data": cfg.attack_data,
                      "defense": cfg.defense, "seed": cfg.seed, **results[cfg]})
     return rows
 
@@ -196,16 +208,20 @@ def _plots(recorder: RunRecorder, rows: list[dict[str, Any]], plan: ReproPlan) -
     ax.legend()
     recorder.save_figure(fig, "asr_vs_hi.png")
 
-    fig, ax = subplots(figsize=(7, 4))
-    for rounds, place in plan.timings:
-        runs = [r for r in rows if r["study"] == "timing" and r["attack_rounds"] == rounds
-                and r["placement"] == place]
-        curve = np.mean([r["asr_curve"] for r in runs], axis=0)
-        ax.plot(range(1, len(curve) + 1), curve, label=f"rounds {rounds}, {place} steps")
-    ax.set_xlabel("round")
-    ax.set_ylabel(f"ASR (mean over seeds), HI={plan.high_hi}")
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=8)
+    his = plan.timing_his
+    fig, axes = subplots(1, len(his), figsize=(6 * len(his), 4), squeeze=False)
+    for ax, hi in zip(axes[0], his, strict=True):
+        for rounds, place, gamma in plan.timings:
+            runs = [r for r in rows if r["study"] == "timing" and _hi(r) == hi
+                    and (r["attack_rounds"], r["placement"], r["gamma"]) == (rounds, place, gamma)]
+            curve = np.mean([r["asr_curve"] for r in runs], axis=0)
+            ax.plot(range(1, len(curve) + 1), curve,
+                    label=f"rounds {rounds}, {place} steps, gamma {gamma:g}")
+        ax.set_title(f"HI = {hi}")
+        ax.set_xlabel("round")
+        ax.set_ylabel("ASR (mean over seeds)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=8)
     recorder.save_figure(fig, "asr_over_rounds_timing.png")
 
 
@@ -237,15 +253,16 @@ def _report(rows: list[dict[str, Any]], plan: ReproPlan, quick: bool
     b = plan.base
     hi_sum = _summary([r for r in rows if r["study"] == "hi"], ["partition"])
     ben_sum = _summary([r for r in rows if r["study"] == "hi-benign"], ["partition"])
-    timing = _summary([r for r in rows if r["study"] == "timing"],
-                      ["attack_rounds", "placement"])
+    tkeys = ["partition", "attack_rounds", "placement", "gamma"]
+    timing = _summary([r for r in rows if r["study"] == "timing"], tkeys)
     data_sum = _summary([r for r in rows if r["study"] == "attack-data"], ["attack_data"])
-    fem = _summary([r for r in rows if r["study"] == "femnist"], ["placement"])
+    fem = _summary([r for r in rows if r["study"] == "femnist"], ["attackers", *tkeys[1:]])
     defense_rows = _group_defense(rows)
 
     lo, hi_end = hi_sum[0], hi_sum[-1]
-    base_t = next(t for t in timing if (t["attack_rounds"], t["placement"]) == ("all", "spread"))
-    best_t = max(timing, key=lambda t: t["asr"])
+    high = [t for t in timing if t["partition"] == f"hi:{plan.high_hi}"]
+    base_t = next(t for t in high if (t["attack_rounds"], t["placement"]) == ("all", "spread"))
+    best_t = max(high, key=lambda t: t["asr"])
     falls = hi_end["asr"] < lo["asr"]
     spread_grows = hi_end["asr_sd"] > lo["asr_sd"]
     timing_up = best_t["asr"] > base_t["asr"] and best_t is not base_t
@@ -255,7 +272,8 @@ def _report(rows: list[dict[str, Any]], plan: ReproPlan, quick: bool
         "asr_hi_low": lo["asr"], "asr_hi_high": hi_end["asr"],
         "asr_sd_hi_low": lo["asr_sd"], "asr_sd_hi_high": hi_end["asr_sd"],
         "asr_timing_baseline": base_t["asr"], "asr_timing_best": best_t["asr"],
-        "timing_best": f"{best_t['attack_rounds']}/{best_t['placement']}",
+        "timing_best": f"{best_t['attack_rounds']}/{best_t['placement']}/gamma "
+                       f"{best_t['gamma']:g}",
         "main_acc_hi_low": lo["main_acc"], "main_acc_hi_high": hi_end["main_acc"],
         "foolsgold_benign_rejected": fg_fp,
         "femnist_hi_measured": fem[0]["hi_measured"] if fem else None,
@@ -268,8 +286,9 @@ def _report(rows: list[dict[str, Any]], plan: ReproPlan, quick: bool
               f"sd {lo['asr_sd']:.3f} -> {hi_end['asr_sd']:.3f}", "", spread_grows),
         Claim("adjusting timing boosts ASR at high HI", "yes, a lot (curse)",
               f"{base_t['asr']:.3f} (all rounds, spread) -> {best_t['asr']:.3f} (rounds "
-              f"{best_t['attack_rounds']}, {best_t['placement']} steps)",
-              f"HI={plan.high_hi}", timing_up),
+              f"{best_t['attack_rounds']}, {best_t['placement']} steps, gamma "
+              f"{best_t['gamma']:g})",
+              f"HI={plan.high_hi}; equal total attacker weight", timing_up),
         Claim("FoolsGold flags benign clients more as HI grows", "yes",
               ", ".join(f"{k}: {v:.2f}" for k, v in fg_fp.items()) + " of benign updates "
               "rejected (no attacker)", "", _increasing(list(fg_fp.values()))),
@@ -279,8 +298,10 @@ def _report(rows: list[dict[str, Any]], plan: ReproPlan, quick: bool
         f"class-balanced, {b.test_subset} test), {b.clients} clients, {b.per_round} per round "
         f"(attackers join every attack round), {b.rounds} rounds, {b.local_epochs} local "
         f"epochs of SGD (lr {b.lr}, batch {b.batch_size}), small CNN; {b.attackers} attackers "
-        f"with a 4x4 checker trigger (bottom-right), target class {b.target}, half of each "
-        f"poisoned batch triggered, half of the local steps poisoned; no boosting (gamma 1). "
+        f"with a 4x4 square trigger (top-left, one pixel in), target class {b.target}, half of "
+        f"each poisoned batch triggered, half of the local steps poisoned; no boosting (gamma "
+        f"1) except in the timing study, where an attacker active in half the rounds boosts by "
+        f"2 so that every strategy carries the same total attacker weight. "
         f"HI partition: each client holds round(C - HI (C - 1)) classes. ASR = share of "
         f"triggered test images of other classes classified as the target, averaged over the "
         f"last 5 rounds; seeds {list(plan.seeds)}."
@@ -297,9 +318,8 @@ def _report(rows: list[dict[str, Any]], plan: ReproPlan, quick: bool
                       "asr_no_attacker": ben["asr"] if ben else None,
                       "main_acc_no_attacker": ben["main_acc"] if ben else None})
     report.table(table).image("asr_vs_hi.png", "ASR against HI")
-    report.heading(f"2. Timing at HI = {plan.high_hi}")
-    report.table(timing, ["attack_rounds", "placement", "runs", "asr", "asr_sd", "asr_final",
-                          "main_acc"])
+    report.heading("2. Timing: which rounds, where in local training")
+    report.table(timing, [*tkeys, "runs", "asr", "asr_sd", "asr_final", "main_acc"])
     report.image("asr_over_rounds_timing.png", "ASR over rounds per timing strategy")
     report.heading("3. Defenses against benign-only and attacked runs")
     report.paragraph("benign_rejected_rate: share of benign updates the defense gave zero "
@@ -315,7 +335,10 @@ def _report(rows: list[dict[str, Any]], plan: ReproPlan, quick: bool
                          f"LEAF CNN, {plan.femnist.clients} writers, "
                          f"{plan.femnist.per_round} per round, {plan.femnist.rounds} rounds, "
                          f"{plan.femnist.attackers} attackers, trigger value 0 (dark on white).")
-        report.table(fem, ["placement", "runs", "asr", "asr_sd", "asr_final", "main_acc"])
+        report.paragraph("The row with 0 attackers is the base rate: how often clean training "
+                         "alone sends triggered images to the target.")
+        report.table(fem, ["attackers", *tkeys[1:], "runs", "asr", "asr_sd", "asr_final",
+                           "main_acc"])
     return report, metrics
 
 

@@ -102,7 +102,7 @@ class BackdoorAttack:
     """The malicious clients' behaviour (see the module docstring for each knob).
 
     Args:
-        trigger: the pixel pattern (default: a 4x4 checker near the bottom-right corner).
+        trigger: the pixel pattern (default: a 4x4 square one pixel in from the top-left corner).
         target: the backdoor's target label (default 0).
         num_attackers: how many clients are malicious (default 1).
         poison_fraction: share of a poisoned batch replaced by triggered samples (0.5).

