@@ -171,3 +171,15 @@ def test_local_and_ray_backends_agree():
     local, ray = runs
     assert torch.allclose(local.state, ray.state, atol=1e-6)
     assert [r["asr"] for r in local.history] == [r["asr"] for r in ray.history]
+
+
+def test_ray_backend_without_ray_names_the_extra(monkeypatch):
+    from carbide.exceptions import MissingDependencyError
+    from carbide.federated.backends import make_backend
+    from tests.conftest import mask_module
+
+    mask_module(monkeypatch, "ray")
+    with pytest.raises(MissingDependencyError, match=r'pip install "carbide\[federated\]"'):
+        make_backend("ray")
+    with pytest.raises(InvalidConfigError, match="choose one of: local, ray"):
+        make_backend("spark")
