@@ -21,20 +21,22 @@ MODEL_KINDS: tuple[str, ...] = ("leaf-cnn", "small-cnn")
 
 
 class LeafCNN(nn.Module):
-    """The LEAF FEMNIST CNN (Caldas et al., 2018): two 5x5 conv layers (32, 64 channels, same
-    padding) each followed by 2x2 max pooling, a dense layer of ``hidden`` units (2048 in
-    LEAF) and the class layer. Input ``(N, C, 28, 28)``, output logits ``(N, num_classes)``."""
+    """The LEAF FEMNIST CNN (Caldas et al., 2018): two 5x5 conv layers (``widths``, 32 and 64
+    channels, same padding) each followed by 2x2 max pooling, a dense layer of ``hidden``
+    units (2048 in LEAF) and the class layer. Input ``(N, C, S, S)`` with ``S`` divisible by
+    4, output logits ``(N, num_classes)``."""
 
     def __init__(self, in_channels: int = 1, num_classes: int = 62, hidden: int = 2048,
-                 image_size: int = 28) -> None:
+                 image_size: int = 28, widths: tuple[int, int] = (32, 64)) -> None:
         super().__init__()
         side = image_size // 4
+        c1, c2 = widths
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(in_channels, c1, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(64 * side * side, hidden), nn.ReLU(),
+            nn.Flatten(), nn.Linear(c2 * side * side, hidden), nn.ReLU(),
             nn.Linear(hidden, num_classes),
         )
 
@@ -42,25 +44,13 @@ class LeafCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-class SmallCNN(nn.Module):
-    """A small CNN for Fashion-MNIST / CIFAR-10 style images: conv5x5(16) - pool - conv5x5(32)
-    - pool - dense(``hidden``) - classes. Input ``(N, C, S, S)``, logits ``(N, num_classes)``."""
+class SmallCNN(LeafCNN):
+    """The LEAF CNN's shape at a quarter of the width, for Fashion-MNIST / CIFAR-10 style
+    images: conv5x5(16) - pool - conv5x5(32) - pool - dense(``hidden``, 64) - classes."""
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, hidden: int = 64,
                  image_size: int = 28) -> None:
-        super().__init__()
-        side = image_size // 4
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        )
-        self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(32 * side * side, hidden), nn.ReLU(),
-            nn.Linear(hidden, num_classes),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
+        super().__init__(in_channels, num_classes, hidden, image_size, widths=(16, 32))
 
 
 @dataclass(frozen=True)
