@@ -183,3 +183,13 @@ def test_ray_backend_without_ray_names_the_extra(monkeypatch):
         make_backend("ray")
     with pytest.raises(InvalidConfigError, match="choose one of: local, ray"):
         make_backend("spark")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_all_finite_spots_one_bad_value(bad):
+    from carbide.federated import all_finite
+
+    x = torch.full((3, 1000), 3e38)  # huge but finite: a float64 sum does not overflow
+    assert all_finite(x)
+    x[2, 517] = bad
+    assert not all_finite(x)

@@ -25,6 +25,7 @@ _LAZY = {
     "flatten": ".aggregation",
     "unflatten_": ".aggregation",
     "check_updates": ".aggregation",
+    "all_finite": ".aggregation",
     "ClientResult": ".client",
     "ClientTask": ".client",
     "LocalTraining": ".client",

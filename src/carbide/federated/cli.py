@@ -95,7 +95,7 @@ def run(dataset, partition, clients, per_round, rounds, local_epochs, batch_size
 
 
 @backdoor.command()
-@click.option("--quick", is_flag=True, help="The quick plan (about ten minutes on 2 cores).")
+@click.option("--quick", is_flag=True, help="The quick plan (about fifteen minutes on 2 cores).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Runs in parallel (processes); default one per core, at most 2.")

@@ -29,7 +29,7 @@ from torch import nn
 
 from .._validate import check_int, check_real
 from ..exceptions import InvalidConfigError
-from .aggregation import Aggregator, FedAvg
+from .aggregation import Aggregator, FedAvg, all_finite
 from .attacks import BackdoorAttack, attack_success_rate
 from .backends import LocalBackend, RayBackend, make_backend
 from .client import ClientTask, LocalTraining, Poison, load_state_vector, state_vector
@@ -193,7 +193,7 @@ class Simulation:
         ]
         results = self.backend.map(tasks)
         t_agg = time.perf_counter()
-        finite = [bool(torch.isfinite(res.update).all()) for res in results]
+        finite = [all_finite(res.update) for res in results]
         good = [res for res, ok in zip(results, finite, strict=True) if ok]
         bad = [res.client_id for res, ok in zip(results, finite, strict=True) if not ok]
         if bad:
