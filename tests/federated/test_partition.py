@@ -105,10 +105,12 @@ def test_intermediate_hi_classes_and_coverage(labels, hi, num_clients):
     assert holders.sum() == num_clients * c
 
 
-def test_hi_deterministic_and_seed_dependent(labels):
-    a = partition_hi(labels, 10, 0.5, seed=11)
-    b = partition_hi(labels, 10, 0.5, seed=11)
-    c = partition_hi(labels, 10, 0.5, seed=12)
+@pytest.mark.parametrize("split", [
+    lambda labels, seed: partition_hi(labels, 10, 0.5, seed=seed),
+    lambda labels, seed: partition_dirichlet(labels, 5, 0.3, seed=seed),
+], ids=["hi", "dirichlet"])
+def test_deterministic_and_seed_dependent(labels, split):
+    a, b, c = split(labels, 11), split(labels, 11), split(labels, 12)
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
 
@@ -140,14 +142,6 @@ def test_dirichlet_alpha_extremes(labels):
     assert near_iid["classes_per_client_mean"] == C
     assert skewed["hi_measured"] > 0.6
     assert skewed["classes_per_client_mean"] < 4
-
-
-def test_dirichlet_deterministic_and_seed_dependent(labels):
-    a = partition_dirichlet(labels, 5, 0.3, seed=7)
-    b = partition_dirichlet(labels, 5, 0.3, seed=7)
-    c = partition_dirichlet(labels, 5, 0.3, seed=8)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
-    assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
 
 
 def test_dirichlet_min_size_unreachable_raises(labels):

@@ -39,7 +39,6 @@ _LAZY = {
     "make_backend": ".backends",
     "FLConfig": ".simulation",
     "Simulation": ".simulation",
-    "evaluate_accuracy": ".simulation",
     "MODEL_KINDS": ".models",
     "LeafCNN": ".models",
     "ModelSpec": ".models",

@@ -20,7 +20,7 @@ from .attacks import BackdoorAttack, PixelTrigger, parse_attack_data
 from .client import LocalTraining
 from .defenses import make_defense
 from .models import ModelSpec
-from .partition import class_counts, heterogeneity, parse_partition, partition_federated
+from .partition import heterogeneity, parse_partition, partition_federated
 from .simulation import FLConfig, Simulation
 
 __all__ = [
@@ -201,18 +201,9 @@ def load_federated_data(cfg: BackdoorRunConfig,
         pool = (x, y)
         num_classes = len(train.classes)
         model = ModelSpec("small-cnn", x.shape[1], num_classes, x.shape[-1])
-    counts = class_counts(torch.cat([y for _, y in clients.values()]).numpy(),
-                          _index_parts(clients), num_classes)
+    counts = np.stack([np.bincount(y.numpy(), minlength=num_classes)
+                       for _, y in clients.values()])
     return FederatedData(clients, pool, test, num_classes, model, heterogeneity(counts))
-
-
-def _index_parts(clients: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> list[np.ndarray]:
-    """Index arrays into the concatenation of the clients' labels, one per client."""
-    out, start = [], 0
-    for _, y in clients.values():
-        out.append(np.arange(start, start + len(y)))
-        start += len(y)
-    return out
 
 
 def attack_data(spec: str, pool: tuple[torch.Tensor, torch.Tensor], n: int, seed: int

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._eval import accuracy
 from .._validate import check_int, check_real
 from ..exceptions import InvalidConfigError
 from .aggregation import Aggregator, FedAvg, all_finite
@@ -34,7 +35,7 @@ from .attacks import BackdoorAttack, attack_success_rate
 from .backends import LocalBackend, RayBackend, make_backend
 from .client import ClientTask, LocalTraining, Poison, load_state_vector, state_vector
 
-__all__ = ["FLConfig", "Simulation", "evaluate_accuracy"]
+__all__ = ["FLConfig", "Simulation"]
 
 _log = logging.getLogger(__name__)
 
@@ -65,19 +66,6 @@ class FLConfig:
         check_real("server_lr", self.server_lr, 0.0, 1e3, lo_open=True)
         check_int("seed", self.seed, 0)
         check_int("eval_every", self.eval_every, 1)
-
-
-@torch.no_grad()
-def evaluate_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                      batch_size: int = 1024) -> float:
-    """Top-1 accuracy of ``model`` on images ``x`` ``(N, C, H, W)`` with labels ``y`` ``(N,)``."""
-    was_training = model.training
-    model.eval()
-    hits = 0
-    for i in range(0, len(y), batch_size):
-        hits += int((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
-    model.train(was_training)
-    return hits / max(1, len(y))
 
 
 def _task_seed(seed: int, round_index: int, client_index: int) -> int:
@@ -233,7 +221,7 @@ class Simulation:
         """``main_acc`` on the clean test set and (with an attack) ``asr``."""
         load_state_vector(self.model, self.state)
         x, y = self.test
-        out = {"main_acc": evaluate_accuracy(self.model, x, y)}
+        out = {"main_acc": accuracy(self.model, x, y)}
         if self.attack is not None:
             out["asr"] = attack_success_rate(self.model, x, y, self.attack.trigger,
                                              self.attack.target)

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..._eval import accuracy
 from ..._validate import check_int, check_real
 from ...exceptions import InvalidConfigError
 from ._decompose import INITS, compact, decompose, layer_ranks, prune_
@@ -209,15 +210,7 @@ def train_epochs(
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000
              ) -> float:
     """Top-1 accuracy of ``model`` on ``(x, y)`` in eval mode (mode restored after)."""
-    was = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    correct = 0
-    for start in range(0, len(y), batch_size):
-        out = model(x[start:start + batch_size].to(device))
-        correct += int((out.argmax(1).cpu() == y[start:start + batch_size]).sum())
-    model.train(was)
-    return correct / len(y)
+    return accuracy(model, x, y, batch_size=batch_size)
 
 
 def measure_latency(model: nn.Module, input_shape: Sequence[int], *, batch: int = 32,

@@ -96,20 +96,15 @@ def backdoor_test_set(
     return trigger.apply(x[y != target])
 
 
-@torch.no_grad()
 def attack_success_rate(
     model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, trigger: PixelTrigger,
     target: int, *, batch_size: int = 1024,
 ) -> float:
     """ASR: the share of triggered test images (true label != ``target``) classified as
     ``target``. ``x`` ``(N, C, H, W)``, ``y`` ``(N,)``; NaN when no image qualifies."""
+    from ..._eval import predict
+
     xb = backdoor_test_set(x, y, trigger, target)
     if len(xb) == 0:
         return float("nan")
-    was_training = model.training
-    model.eval()
-    hits = 0
-    for i in range(0, len(xb), batch_size):
-        hits += int((model(xb[i:i + batch_size]).argmax(1) == target).sum())
-    model.train(was_training)
-    return hits / len(xb)
+    return int((predict(model, xb, batch_size=batch_size) == target).sum()) / len(xb)
