@@ -11,6 +11,7 @@ __all__ = [
     "CarbideError",
     "DatasetCorruptError",
     "DatasetNotFoundError",
+    "DeliveryError",
     "InvalidConfigError",
     "MissingDependencyError",
 ]
@@ -43,3 +44,15 @@ class DatasetCorruptError(DatasetNotFoundError):
 
     A subclass of :class:`DatasetNotFoundError`: either way the usable data are not there.
     """
+
+
+class DeliveryError(CarbideError, RuntimeError):
+    """Data could not be delivered to a stream endpoint within the retry budget.
+
+    ``undelivered`` counts the snapshots that did not reach the endpoint; nothing is dropped
+    silently.
+    """
+
+    def __init__(self, message: str, *, undelivered: int):
+        super().__init__(message)
+        self.undelivered = undelivered
