@@ -70,18 +70,18 @@ class RegionWindows:
         region: region id.
         window: snapshots per DMD window (>= 2).
         stride: snapshots between window starts (default: ``window``, no overlap).
-        rank: DMD truncation rank (default 0: PyDMD's optimal hard threshold).
+        rank: DMD truncation rank, ``1 <= rank < window`` (default 8).
         time_per_step: physical time of one simulation step; frequencies come out in cycles per
             this unit (default 1.0: per step).
         next_window: first window still to analyse (set when resuming after a crash).
     """
 
-    def __init__(self, region: int, *, window: int, stride: int | None = None, rank: int = 0,
+    def __init__(self, region: int, *, window: int, stride: int | None = None, rank: int = 8,
                  time_per_step: float = 1.0, next_window: int = 0):
         self.region = int(region)
         self.window = check_int("window", window, 2)
         self.stride = check_int("stride", stride if stride is not None else window, 1)
-        self.rank = check_int("rank", rank, 0)
+        self.rank = check_int("rank", rank, 1)
         if self.rank >= self.window:
             raise InvalidConfigError(
                 f"DMD rank {rank} must be below the window length {window}; lower --rank or "

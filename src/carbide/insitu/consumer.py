@@ -61,7 +61,7 @@ class DMDConsumer:
     """
 
     def __init__(self, url: str, field: str, regions: Sequence[int], *, window: int,
-                 stride: int | None = None, rank: int = 0, time_per_step: float = 1.0,
+                 stride: int | None = None, rank: int = 8, time_per_step: float = 1.0,
                  group: str = "dmd", name: str = "consumer-0", claim_idle_ms: int = 10_000,
                  count: int = 64, prefix: str = "carbide"):
         redis = optional_import("redis", "insitu")

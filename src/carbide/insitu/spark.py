@@ -163,7 +163,7 @@ def _java_check() -> None:
 
 
 def run_spark_engine(url: str, field: str, regions: Sequence[int], *, window: int,
-                     stride: int | None = None, rank: int = 0, time_per_step: float = 1.0,
+                     stride: int | None = None, rank: int = 8, time_per_step: float = 1.0,
                      trigger_s: float = 3.0, master: str = "local[2]",
                      timeout_s: float = 600.0, prefix: str = "carbide",
                      on_ready: Any = None) -> SparkRun:
