@@ -23,10 +23,12 @@ Physics and boundaries (lattice units: dx = dt = 1, rho_0 = 1):
   is conserved to round-off, for tests.
 
 Shedding regime: the defaults (``Re = 150`` on the diameter, ``D = 20``, ``u_in = 0.08``,
-400 x 100 nodes) are laminar periodic shedding (2-D von Karman street, 47 < Re < ~190), where the
-Strouhal number ``St = f D / u_in`` is about 0.18-0.21 (Williamson 1996: St = 0.18 unconfined at
-Re 150; the 20 % blockage raises it). A small transverse velocity kick behind the cylinder in the
-initial state (``perturbation``) breaks the symmetry so shedding starts within a few periods.
+``tau = 0.532``, 400 x 100 nodes) are in laminar periodic shedding (2-D von Karman street,
+47 < Re < ~190), where the Strouhal number ``St = f D / u_in`` is about 0.2 (Williamson 1996:
+0.18 unconfined at Re 150; the 20 % blockage of the periodic column raises it). Measured with
+the defaults: shedding saturates after ~4000 steps and the wake probe gives St = 0.215, one
+shedding period ~1160 steps. A small transverse velocity kick behind the cylinder in the initial
+state (``perturbation``) breaks the up-down symmetry so shedding starts within a few periods.
 
 Decomposition: 1-D slabs along x, ``np.array_split`` sizes; each rank holds ``(9, ny,
 local_nx + 2)`` populations with one ghost column per side, exchanged with ``comm.Sendrecv`` on
