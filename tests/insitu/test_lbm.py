@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -152,9 +153,15 @@ def test_state_dict_resumes_bit_for_bit():
 
 def _mpi_run(tmp_path, nx, boundary, steps):
     out = tmp_path / f"{boundary}.npz"
+    # The ranks must import the same carbide as this process (a worktree's src/, say).
+    import carbide
+
+    src = str(Path(carbide.__file__).resolve().parents[1])
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run(
         [str(MPIEXEC), "-n", "2", sys.executable, str(HELPER), str(out), str(steps), boundary,
-         str(nx)], capture_output=True, text=True, timeout=120)
+         str(nx)], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return np.load(out)
 

