@@ -172,7 +172,9 @@ def bench(reps, out, **kw) -> None:
     rec.finish(metrics=m, rows=rows, report=Report("ElasticBroker bench").table([m], list(m))
                .table(rows, ["output", "rep", "time_per_step_s"]))
     click.echo(f"slowdown vs no output x{m['slowdown_vs_nowrite']:.3f}, vs files "
-               f"x{m['slowdown_vs_file']:.3f}; broker {m['broker_mb_s']:.0f} MB/s vs raw Redis "
+               f"x{m['slowdown_vs_file']:.3f} (analysis live: "
+               f"x{m['slowdown_live_vs_nowrite']:.3f}); broker {m['broker_mb_s']:.0f} MB/s vs "
+               f"raw Redis "
                f"{m['raw_redis_mb_s']:.0f} MB/s; e2e p50 {m['e2e_latency_p50_s']:.2f} s, p95 "
                f"{m['e2e_latency_p95_s']:.2f} s; DMD {m['dominant_freq']:.5f} vs FFT "
                f"{m['fft_freq']:.5f} -> {out}/results.json")

@@ -113,8 +113,14 @@ def _region_urls(cfg: InsituConfig, default: str) -> dict[int, str]:
 
 
 def run_insitu(cfg: InsituConfig, out: str | Path, *, prefix: str = "carbide",
-               timeout_s: float = 1800) -> dict[str, Any]:
+               timeout_s: float = 1800, defer_analysis: bool = False) -> dict[str, Any]:
     """Run the broker + analysis pipeline once (see the module docstring).
+
+    With ``defer_analysis=True`` (local engine only) the analysis starts after the simulation
+    ends and the streams hold every snapshot meanwhile: the simulation then pays only for the
+    broker, as when the analysis runs on other machines (the paper's cloud). On one small
+    machine a live analysis competes with the simulation for the same cores, which is a
+    different cost; measure both.
 
     Returns:
         ``{"sim": simulation summary, "broker": BrokerStats dict, "windows": [per window],
@@ -148,10 +154,14 @@ def run_insitu(cfg: InsituConfig, out: str | Path, *, prefix: str = "carbide",
             c.delete(*[f"{prefix}:{cfg.field}:{r}" for r in regions],
                      f"{prefix}:{cfg.field}:dmd", f"{prefix}:{cfg.field}:progress")
             c.close()
+        if defer_analysis and cfg.engine != "local":
+            raise InvalidConfigError("defer_analysis needs the local engine")
+        # deferred: room for the whole run in each stream, so back-pressure never binds
+        maxlen = cfg.ranks * (cfg.snapshots + 2) if defer_analysis else cfg.maxlen
         sim_kwargs = dict(ranks=cfg.ranks, steps=cfg.steps, warmup=cfg.warmup, every=cfg.every,
                           output="broker", out=out, flow=cfg.flow, field=cfg.field,
                           endpoints=endpoints, regions=cfg.regions, stride=cfg.stride,
-                          maxlen=cfg.maxlen, queue_size=cfg.queue_size)
+                          maxlen=maxlen, queue_size=cfg.queue_size)
         window_kw = dict(window=cfg.window, stride=cfg.window_stride, rank=cfg.rank)
         batches: list[dict[str, Any]] = []
         if cfg.engine == "local":
@@ -168,9 +178,12 @@ def run_insitu(cfg: InsituConfig, out: str | Path, *, prefix: str = "carbide",
 
             threads = [threading.Thread(target=consume, args=(c,), daemon=True)
                        for c in consumers]
+            if defer_analysis:
+                sim = launch_simulation(**sim_kwargs, timeout_s=timeout_s)
             for t in threads:
                 t.start()
-            sim = launch_simulation(**sim_kwargs, timeout_s=timeout_s)
+            if not defer_analysis:
+                sim = launch_simulation(**sim_kwargs, timeout_s=timeout_s)
             for t in threads:
                 t.join(timeout_s)
             if errors:
