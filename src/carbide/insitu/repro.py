@@ -96,9 +96,12 @@ def measure(cfg: InsituConfig, *, reps: int = 1, out: str | Path | None = None,
     per_step = {k: _median([r["time_per_step_s"] for r in v]) for k, v in runs.items()}
     nx, ny = cfg.flow.get("nx", 400), cfg.flow.get("ny", 100)
     shape = (ny // cfg.stride, nx // cfg.ranks // cfg.stride)
+    raws, puts = [], []
     with EmbeddedRedis() as server:
-        raw = raw_redis_throughput(server.url, nbytes=shape[0] * shape[1] * 4)
-        put = broker_throughput(server.url, shape=shape)
+        for _ in range(3):  # alternate, then take medians: the machine's load drifts
+            raws.append(raw_redis_throughput(server.url, nbytes=shape[0] * shape[1] * 4))
+            puts.append(broker_throughput(server.url, shape=shape))
+    raw, put = _median(raws), _median(puts)
     bm = [r["metrics"] for r in runs["broker_live"]]
     bd = [r["metrics"] for r in runs["broker"]]
     metrics = {
