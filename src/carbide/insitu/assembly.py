@@ -112,7 +112,7 @@ class RegionWindows:
         if key in self._seen or snap.seq < self.next_window * self.stride:
             self.duplicates += 1
             return False
-        layout = (tuple(snap.data.shape), snap.data.dtype.str)
+        layout = (tuple(snap.data.shape), snap.data.dtype.name)
         known = self._layout.setdefault(snap.localid, layout)
         if known != layout:
             raise InvalidConfigError(
