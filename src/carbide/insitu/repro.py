@@ -192,6 +192,10 @@ def run_repro(out: str | Path, *, quick: bool, seed: int = 0,
             "batch_processing_s_mean", float("nan"))
         metrics["spark_batch_processing_s_max"] = spark["metrics"].get(
             "batch_processing_s_max", float("nan"))
+        steady = [b["processing_s"] for b in spark["batches"][1:]]  # the first starts workers
+        metrics["spark_batch_processing_s_median_steady"] = (
+            float(np.median(steady)) if steady else float("nan"))
+        metrics["spark_batches"] = len(spark["batches"])
         metrics["spark_dominant_freq"] = spark["metrics"]["dominant_freq"]
         metrics["spark_e2e_latency_p50_s"] = spark["metrics"]["e2e_latency_p50_s"]
     if replay is not None:
@@ -213,11 +217,16 @@ def run_repro(out: str | Path, *, quick: bool, seed: int = 0,
               "micro-batch analysis within the 3 s trigger",
               f"DMD per window {m['analysis_s_mean']:.3f} s against {hop_s:.2f} s of new data "
               f"per window hop" + (
-                  f"; Spark micro-batches {metrics['spark_batch_processing_s_mean']:.2f} s mean, "
-                  f"{metrics['spark_batch_processing_s_max']:.2f} s max vs "
-                  f"{plan.base.trigger_s:.0f} s trigger" if spark is not None else ""),
-              "embedded consumer-group engine" + (" and Spark local[2]" if spark else ""),
-              holds=m["analysis_s_mean"] < hop_s),
+                  f"; Spark micro-batches {metrics['spark_batch_processing_s_median_steady']:.2f} s"
+                  f" median after the first ({metrics['spark_batch_processing_s_mean']:.2f} s "
+                  f"mean, {metrics['spark_batch_processing_s_max']:.2f} s max over "
+                  f"{metrics['spark_batches']}) vs the {plan.base.trigger_s:.0f} s trigger"
+                  if spark is not None else ""),
+              "embedded consumer-group engine" + (" and Spark local[2] on the same 2 cores"
+                                                  if spark else ""),
+              holds=m["analysis_s_mean"] < hop_s and (
+                  spark is None
+                  or metrics["spark_batch_processing_s_median_steady"] <= plan.base.trigger_s)),
         Claim("DMD gives the wake's physics online",
               "high-quality analytics of the running simulation",
               f"dominant DMD frequency {m['dominant_freq']:.5f} vs probe FFT "
@@ -249,7 +258,10 @@ def run_repro(out: str | Path, *, quick: bool, seed: int = 0,
             f"snapshot every {plan.base.every}; DMD window {plan.base.window} snapshots, hop "
             f"{plan.base.window_stride}, rank {plan.base.rank}. Times are medians of "
             f"{plan.reps} runs. The paper reports these figures as plots on its own hardware "
-            "(Stampede2 + Jetstream), so the claims are compared in kind, not in number.")
+            "(Stampede2 + Jetstream), so the claims are compared in kind, not in number. "
+            "Everything here (ranks, Redis, analysis, and whatever else runs on the machine) "
+            "shares 2 cores, so 2 ranks are not expected to beat 1 and timings carry that "
+            "noise.")
         .claims(claims)
         .heading("Runs")
         .table(rows, cols)
