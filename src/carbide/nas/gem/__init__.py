@@ -23,6 +23,14 @@ from __future__ import annotations
 from ..._lazy import lazy_exports
 
 _LAZY = {
+    "EncoderConfig": ".encoder",
+    "GINEncoder": ".encoder",
+    "GraphEncoder": ".encoder",
+    "batch_graphs": ".encoder",
+    "embedding_similarity_quality": ".encoder",
+    "onehot_encoding": ".encoder",
+    "op_vocabulary": ".encoder",
+    "train_encoder": ".encoder",
     "DIRECTIONS": ".wl",
     "as_graph": ".wl",
     "wl_features": ".wl",
