@@ -23,7 +23,7 @@ def test_import_carbide_does_not_import_torch():
 
 def test_light_subpackages_do_not_import_torch():
     code = ("import carbide.datasets, carbide.results, carbide.systems, carbide.exceptions, "
-            "carbide.federated")
+            "carbide.federated, carbide.nas")
     assert _heavy_modules_after(code) == []
 
 
@@ -48,8 +48,9 @@ def test_every_public_name_resolves():
     import carbide.compression.featquant as featquant
     import carbide.datasets as datasets
     import carbide.federated as federated
+    import carbide.nas as nas
 
-    for module in (carbide, datasets, featquant, federated):
+    for module in (carbide, datasets, featquant, federated, nas):
         for name in module.__all__:
             assert getattr(module, name) is not None, f"{module.__name__}.{name}"
     with __import__("pytest").raises(AttributeError, match="no attribute 'nope'"):

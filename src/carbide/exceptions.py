@@ -11,6 +11,7 @@ __all__ = [
     "CarbideError",
     "DatasetCorruptError",
     "DatasetNotFoundError",
+    "InvalidArchitectureError",
     "InvalidConfigError",
     "MissingDependencyError",
 ]
@@ -42,4 +43,12 @@ class DatasetCorruptError(DatasetNotFoundError):
     """A dataset file exists but does not match its checksum or cannot be parsed.
 
     A subclass of :class:`DatasetNotFoundError`: either way the usable data are not there.
+    """
+
+
+class InvalidArchitectureError(CarbideError, ValueError):
+    """A NAS cell breaks a rule of its search space (cycle, node off every input-output path,
+    unknown op, too many nodes or edges, misplaced input/output labels).
+
+    The message starts with the name of the failed rule.
     """
