@@ -23,6 +23,10 @@ from __future__ import annotations
 from ..._lazy import lazy_exports
 
 _LAZY = {
+    "AccuracyPredictor": ".predictor",
+    "PredictorConfig": ".predictor",
+    "efficiency_score": ".predictor",
+    "rank_correlation": ".predictor",
     "EncoderConfig": ".encoder",
     "GINEncoder": ".encoder",
     "GraphEncoder": ".encoder",
