@@ -23,6 +23,9 @@ from __future__ import annotations
 from ..._lazy import lazy_exports
 
 _LAZY = {
+    "NASGEM": ".search",
+    "NASGEMConfig": ".search",
+    "candidate_pool": ".search",
     "AccuracyPredictor": ".predictor",
     "PredictorConfig": ".predictor",
     "efficiency_score": ".predictor",
