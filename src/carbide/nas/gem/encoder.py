@@ -236,15 +236,20 @@ class GINEncoder:
         return np.concatenate(out)
 
     def state_dict(self) -> dict[str, Any]:
-        """Weights, ops and config (for saving with ``torch.save``)."""
+        """Weights (as nested lists), ops, config and loss history: JSON-able."""
+        weights = {k: v.tolist() for k, v in self.module.state_dict().items()}
         return {"ops": list(self.ops), "config": asdict(self.config), "seed": self.seed,
-                "weights": self.module.state_dict(), "history": list(self.history)}
+                "weights": weights, "history": list(self.history)}
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> GINEncoder:
         """Rebuild an encoder saved by :meth:`state_dict`."""
         enc = cls(state["ops"], EncoderConfig(**state["config"]), seed=state["seed"])
-        enc.module.load_state_dict(state["weights"])
+        import torch
+
+        enc.module.load_state_dict(
+            {k: torch.tensor(v, dtype=torch.float32) for k, v in state["weights"].items()}
+        )
         enc.history = list(state.get("history", []))
         return enc
 

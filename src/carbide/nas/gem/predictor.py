@@ -99,7 +99,7 @@ class AccuracyPredictor:
                 torch.manual_seed(self.seed * 1000 + m)
                 dims = [x.shape[1], *cfg.hidden]
                 layers: list[nn.Module] = []
-                for a, b in zip(dims[:-1], dims[1:]):
+                for a, b in zip(dims[:-1], dims[1:], strict=True):
                     layers += [nn.Linear(a, b), nn.ReLU()]
                 net = nn.Sequential(*layers, nn.Linear(dims[-1], 1))
                 opt = torch.optim.Adam(net.parameters(), lr=cfg.lr,

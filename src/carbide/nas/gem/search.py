@@ -37,6 +37,8 @@ import numpy as np
 
 from ..._validate import check_int, check_real
 from ...exceptions import InvalidConfigError
+from ..cell import Cell
+from ..strategies import Strategy
 from .encoder import EncoderConfig, GINEncoder, train_encoder
 from .predictor import AccuracyPredictor, PredictorConfig, efficiency_score
 
@@ -104,19 +106,7 @@ def _val_acc(evaluation: Any) -> float:
     return float(value)
 
 
-def _cell_state(cell: Any) -> dict[str, Any]:
-    return {"adjacency": np.asarray(cell.adjacency).tolist(), "ops": list(cell.ops),
-            "arch": cell.arch}
-
-
-def _cell_from_state(state: dict[str, Any]) -> Any:
-    from ..cell import Cell
-
-    return Cell(np.asarray(state["adjacency"], dtype=np.uint8), tuple(state["ops"]),
-                state["arch"])
-
-
-class NASGEM:
+class NASGEM(Strategy):
     """The NASGEM bootstrap search (agreed reconstruction; see the module docstring).
 
     Args:
@@ -144,39 +134,57 @@ class NASGEM:
         encoder: GINEncoder | None = None,
         cost_fn: Callable[[Any], float] | None = None,
     ) -> None:
-        self.space = space
+        super().__init__(space, seed)
         self.config = config or NASGEMConfig()
-        self.seed = check_int("seed", seed, 0)
+        if not isinstance(self.config, NASGEMConfig):
+            raise InvalidConfigError(
+                f"config must be a NASGEMConfig, got {type(self.config).__name__}"
+            )
         self.cost_fn = cost_fn
         self.encoder = encoder
-        self.rng = np.random.default_rng(seed)
         self._queue: list[Any] = []
         self._cells: list[Any] = []  # told cells, in order
         self._acc: list[float] = []
         self._params: list[float | None] = []
         self._seen: set[str] = set()  # hashes of told and queued cells
+        self._told_hash: set[str] = set()
         self._pool: list | None = None
         self._pool_emb: np.ndarray | None = None
         self._pool_hash: list[str] | None = None
         self.rounds = 0
 
+    @property
+    def min_budget(self) -> int:  # type: ignore[override]
+        """The initial random sample (``n_init``) comes before any prediction."""
+        return self.config.n_init
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"NASGEM(space={self.space!r}, n_init={c.n_init}, top_k={c.top_k}, "
+                f"seed={self.seed})")
+
     # ------------------------------------------------------------------ ask / tell
 
-    def ask(self) -> Any:
-        """The next cell to evaluate."""
+    def ask(self) -> Cell:
+        """The next cell to evaluate (from the queue; refilled a batch at a time)."""
         if not self._queue:
             self._refill()
-        cell = self._queue.pop(0)
-        return cell
+        self.asked += 1
+        return self._queue.pop(0)
 
-    def tell(self, cell: Any, evaluation: Any) -> None:
-        """Record the evaluation of ``cell`` (an object with ``val_acc`` and optionally
-        ``params``, or a plain accuracy)."""
+    def tell(self, cell: Cell, evaluation: Any) -> None:
+        """Record the evaluation of ``cell`` (an :class:`~carbide.nas.evaluators.Evaluation`
+        with ``val_acc`` and optionally ``params``, or a plain accuracy)."""
+        super().tell(cell, evaluation)
+        h = cell.hash()
+        if h in self._told_hash:  # a repeat answered from the evaluator's cache
+            return
+        self._told_hash.add(h)
         self._cells.append(cell)
         self._acc.append(_val_acc(evaluation))
         params = getattr(evaluation, "params", None)
         self._params.append(None if params is None else float(params))
-        self._seen.add(cell.hash())
+        self._seen.add(h)
 
     @property
     def num_told(self) -> int:
@@ -278,36 +286,31 @@ class NASGEM:
     # ------------------------------------------------------------------ resume
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: config, seed, RNG state, evaluated cells and their
-        results, the queue, the encoder's weights (``torch.save``-able)."""
-        return {
-            "name": self.name,
-            "config": asdict(self.config),
-            "seed": self.seed,
-            "rng": self.rng.bit_generator.state,
-            "cells": [_cell_state(c) for c in self._cells],
-            "acc": list(self._acc),
-            "params": list(self._params),
-            "queue": [_cell_state(c) for c in self._queue],
-            "rounds": self.rounds,
-            "encoder": None if self.encoder is None else self.encoder.state_dict(),
-        }
+        """JSON-able snapshot: the base strategy state, config, evaluated cells and results,
+        the queue and the encoder's weights."""
+        state = super().state_dict()
+        state.update(
+            config=asdict(self.config),
+            cells=[c.to_dict() for c in self._cells],
+            acc=list(self._acc),
+            params=list(self._params),
+            queue=[c.to_dict() for c in self._queue],
+            rounds=self.rounds,
+            encoder=None if self.encoder is None else self.encoder.state_dict(),
+        )
+        return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> NASGEM:
-        """Restore a :meth:`state_dict` (the space is the one given to the constructor)."""
-        if state.get("name") != self.name:
-            raise InvalidConfigError(f"not a NASGEM state (name {state.get('name')!r})")
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` into a NASGEM built on the same space."""
+        super().load_state_dict(state)
         self.config = NASGEMConfig(**state["config"])
-        self.seed = state["seed"]
-        self.rng = np.random.default_rng()
-        self.rng.bit_generator.state = state["rng"]
-        self._cells = [_cell_from_state(c) for c in state["cells"]]
+        self._cells = [Cell.from_dict(c) for c in state["cells"]]
         self._acc = [float(a) for a in state["acc"]]
         self._params = list(state["params"])
-        self._queue = [_cell_from_state(c) for c in state["queue"]]
-        self._seen = {c.hash() for c in (*self._cells, *self._queue)}
+        self._queue = [Cell.from_dict(c) for c in state["queue"]]
+        self._told_hash = {c.hash() for c in self._cells}
+        self._seen = self._told_hash | {c.hash() for c in self._queue}
         self.rounds = int(state["rounds"])
         enc = state.get("encoder")
         self.encoder = None if enc is None else GINEncoder.from_state_dict(enc)
         self._pool = self._pool_emb = self._pool_hash = None
-        return self
