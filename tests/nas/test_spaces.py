@@ -97,11 +97,15 @@ def test_table_space_moves_to_nearest_table_cells(tmp_path):
     space = make_space("nb201", bench=bench)
     assert isinstance(space, TableSpace) and len(space) == 40
     rng = np.random.default_rng(0)
+    nearest = TableSpace.from_nb201(bench, neighbors=1)
     for _ in range(30):
         cell = space.sample(rng)
         child = space.mutate(cell, rng)
         assert child in space.cells and child != cell
-        # Fixture keys 000000..000124 in base 5: the nearest differ in one digit.
+        # Fixture keys 000000..000124 in base 5: the nearest differ in one digit, and each
+        # fixture key has at least 5 such neighbours, so the default move stays at 1 digit.
+        assert sum(a != b for a, b in zip(child.arch, cell.arch, strict=True)) == 1
+        child = nearest.mutate(cell, rng)
         assert sum(a != b for a, b in zip(child.arch, cell.arch, strict=True)) == 1
     with pytest.raises(InvalidArchitectureError):
         space.validate(NB201Space.to_cell("444444"))

@@ -399,14 +399,19 @@ class TableSpace(SearchSpace):
             the matrices as stored).
         name: label for reports.
 
-    Sampling is uniform over the table. Mutation returns a uniformly drawn table cell at the
-    smallest nonzero distance from ``cell`` (the table-local analogue of a one-edit mutation,
-    so regularized evolution works on a subset benchmark); a cell outside the table moves to
-    its nearest table cells.
+        neighbors: how many nearest cells a mutation may move to (default 5).
+
+    Sampling is uniform over the table. Mutation returns a uniformly drawn cell among the
+    ``neighbors`` table cells nearest to ``cell`` (ties at the boundary all included; the cell
+    itself excluded): the table-local analogue of a small edit, so regularized evolution
+    works on a subset benchmark. Moving only to the single nearest cell would trap the search
+    in small cycles of mutual nearest neighbours. A cell outside the table moves to its
+    nearest table cells.
     """
 
     def __init__(self, cells: Sequence[Cell], *, features: np.ndarray | None = None,
-                 name: str = "table"):
+                 name: str = "table", neighbors: int = 5):
+        self.neighbors = check_int("neighbors", neighbors, 1)
         cells = list(cells)
         if not cells:
             raise InvalidConfigError("TableSpace needs at least one cell, got none")
@@ -445,24 +450,25 @@ class TableSpace(SearchSpace):
         return np.concatenate([adj[np.triu_indices(w, k=1)], codes])
 
     @classmethod
-    def from_nb101(cls, bench: Any) -> TableSpace:
+    def from_nb101(cls, bench: Any, **kwargs: Any) -> TableSpace:
         """The cells of a :class:`carbide.datasets.NASBench101` table (``arch`` = NASLib key,
-        matrices as stored, i.e. not pruned)."""
+        matrices as stored, i.e. not pruned); ``kwargs`` go to the constructor."""
         cells = []
         for adjacency, ops, _ in bench:
             codes = [bench.ops.index(op) for op in ops]
             key = str(tuple(int(v) for v in (*np.asarray(adjacency).reshape(-1), *codes)))
             cells.append(Cell(np.asarray(adjacency, dtype=np.uint8), tuple(ops), key))
-        return cls(cells, name="nb101")
+        return cls(cells, **{"name": "nb101", **kwargs})
 
     @classmethod
-    def from_nb201(cls, bench: Any) -> TableSpace:
+    def from_nb201(cls, bench: Any, **kwargs: Any) -> TableSpace:
         """The cells of a :class:`carbide.datasets.NASBench201` table (e.g. a small fixture),
-        with distance = number of differing edge ops between keys."""
+        with distance = number of differing edge ops between keys; ``kwargs`` go to the
+        constructor."""
         keys = list(bench)
         cells = [NB201Space.to_cell(k) for k in keys]
         features = np.array([[int(d) for d in k] for k in keys], dtype=np.int64)
-        return cls(cells, features=features, name="nb201")
+        return cls(cells, **{"features": features, "name": "nb201", **kwargs})
 
     def index(self, cell: Cell) -> int:
         """Position of ``cell`` in the table (exact match, ``arch`` included)."""
@@ -495,7 +501,9 @@ class TableSpace(SearchSpace):
             )
         dist = (self.features != feat).sum(axis=1)
         dist[dist == 0] = np.iinfo(dist.dtype).max  # never the cell itself
-        nearest = np.flatnonzero(dist == dist.min())
+        k = min(self.neighbors, len(self.cells) - 1)
+        cutoff = np.partition(dist, k - 1)[k - 1]
+        nearest = np.flatnonzero(dist <= cutoff)
         return self.cells[int(nearest[int(rng.integers(0, nearest.size))])]
 
 
