@@ -55,3 +55,11 @@ def test_every_public_name_resolves():
             assert getattr(module, name) is not None, f"{module.__name__}.{name}"
     with __import__("pytest").raises(AttributeError, match="no attribute 'nope'"):
         datasets.nope  # noqa: B018
+
+
+def test_nasgem_is_light_and_its_public_names_resolve():
+    assert _heavy_modules_after("import carbide.nas.gem") == []
+    import carbide.nas.gem as gem
+
+    for name in gem.__all__:
+        assert getattr(gem, name) is not None, f"carbide.nas.gem.{name}"
