@@ -12,8 +12,11 @@ mechanics:
   (Spearman/Kendall on held-out pairs).
 - :mod:`.predictor`: an MLP ensemble predicting accuracy from embeddings, with an efficiency
   term (``score = predicted accuracy - lambda * normalized cost``, ``lambda = 0`` by default).
-- :mod:`.search`: :class:`NASGEM`, the bootstrap search as an ask/tell strategy (sample many
-  cells, score them, evaluate the top-k, retrain, repeat until the budget is spent).
+- :mod:`.search`: :class:`NASGEM`, the bootstrap search as an ask/tell strategy of
+  :mod:`carbide.nas.strategies` (sample many cells, score them, evaluate the top-k, retrain,
+  repeat until the budget is spent); run it with :func:`carbide.nas.search.run_search`.
+- :mod:`.experiment`: embedding-quality and strategy-comparison experiments;
+  :mod:`.repro`: the reproduction (``carbide nasgem repro``).
 
 Names load lazily, so ``import carbide.nas.gem`` stays light.
 """
@@ -23,6 +26,15 @@ from __future__ import annotations
 from ..._lazy import lazy_exports
 
 _LAZY = {
+    "STRATEGIES": ".experiment",
+    "ComparisonResult": ".experiment",
+    "build_strategy": ".experiment",
+    "compare_strategies": ".experiment",
+    "distinct_cells": ".experiment",
+    "embedding_experiment": ".experiment",
+    "load_benchmark": ".experiment",
+    "ReproPlan": ".repro",
+    "run_repro": ".repro",
     "NASGEM": ".search",
     "NASGEMConfig": ".search",
     "candidate_pool": ".search",

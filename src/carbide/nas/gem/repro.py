@@ -215,8 +215,11 @@ def run_repro(out: str | Path, *, quick: bool = False, seed: int = 0,
 
     from ...results import Claim, Report, RunRecorder, subplots
 
+    label = "quick" if quick else "full"
     if plan is None:
         plan = QUICK_PLAN if quick else FULL_PLAN
+    elif plan not in (QUICK_PLAN, FULL_PLAN):
+        label = "reduced plan"
     if not isinstance(plan, ReproPlan):
         raise InvalidConfigError(f"plan must be a ReproPlan, got {type(plan).__name__}")
     if log is None:
@@ -359,7 +362,7 @@ def run_repro(out: str | Path, *, quick: bool = False, seed: int = 0,
               "not reproduced (needs full training of searched networks on ImageNet/CIFAR)",
               "out of scope on a 2-core CPU", None),
     ]
-    report = Report(f"NASGEM reproduction ({'quick' if quick else 'full'}, seed {seed})")
+    report = Report(f"NASGEM reproduction ({label}, seed {seed})")
     report.paragraph(
         f"{PAPER}. No official code exists: everything here is the agreed reconstruction "
         "(carbide.nas.gem): WL subtree kernel (in-neighbour refinement, h=3) as the "
