@@ -97,16 +97,23 @@ def test_table_space_moves_to_nearest_table_cells(tmp_path):
     space = make_space("nb201", bench=bench)
     assert isinstance(space, TableSpace) and len(space) == 40
     rng = np.random.default_rng(0)
-    nearest = TableSpace.from_nb201(bench, neighbors=1)
+    local = TableSpace.from_nb201(bench, neighbors=5, explore=0.0)
+    nearest = TableSpace.from_nb201(bench, neighbors=1, explore=0.0)
+    jumps = TableSpace.from_nb201(bench, explore=1.0)
+    far = 0
     for _ in range(30):
         cell = space.sample(rng)
         child = space.mutate(cell, rng)
         assert child in space.cells and child != cell
-        # Fixture keys 000000..000124 in base 5: the nearest differ in one digit, and each
-        # fixture key has at least 5 such neighbours, so the default move stays at 1 digit.
-        assert sum(a != b for a, b in zip(child.arch, cell.arch, strict=True)) == 1
-        child = nearest.mutate(cell, rng)
-        assert sum(a != b for a, b in zip(child.arch, cell.arch, strict=True)) == 1
+        # Fixture keys 000000..001234 in base 5: each has >= 5 keys one digit away, so the
+        # 5 nearest differ in one digit.
+        for sp in (local, nearest):
+            child = sp.mutate(cell, rng)
+            assert sum(a != b for a, b in zip(child.arch, cell.arch, strict=True)) == 1
+        child = jumps.mutate(cell, rng)
+        assert child != cell
+        far += sum(a != b for a, b in zip(child.arch, cell.arch, strict=True)) > 1
+    assert far > 5
     with pytest.raises(InvalidArchitectureError):
         space.validate(NB201Space.to_cell("444444"))
 

@@ -216,22 +216,34 @@ class Cell:
         return self.hash() == other.hash()
 
     def canonical(self) -> Cell:
-        """This cell with its nodes in canonical order (input first, output last).
+        """This cell with its nodes in a canonical topological order.
 
-        Isomorphic cells have equal canonical forms (``a.canonical() == b.canonical()``
-        when ``arch`` is equal), except in the rare fallback case of :data:`MAX_CANONICAL_LEAVES`.
+        Isomorphic cells get equal canonical forms (``a.canonical() == b.canonical()`` for
+        equal ``arch``): nodes are taken in topological order, ties broken by their rank in
+        the canonical labelling, so the matrix stays strictly upper triangular (input first,
+        output last for a valid cell). In the rare fallback case of
+        :data:`MAX_CANONICAL_LEAVES` the cell is returned unchanged.
         """
         order = canonical_order(self.adjacency, self.ops)
         if order is None:
             return self
-        # Keep input first and output last so the canonical cell stays a valid cell layout;
-        # fixing the labelled end points keeps it canonical.
-        order = [v for v in order if self.ops[v] != INPUT and self.ops[v] != OUTPUT]
-        order = ([v for v in range(self.num_nodes) if self.ops[v] == INPUT] + order
-                 + [v for v in range(self.num_nodes) if self.ops[v] == OUTPUT])
-        idx = np.asarray(order)
-        adj = self.adjacency[np.ix_(idx, idx)]
-        return Cell(adj, tuple(self.ops[i] for i in idx), self.arch)
+        rank = {v: r for r, v in enumerate(order)}
+        indeg = self.adjacency.sum(axis=0).astype(int)
+        ready = sorted((v for v in range(self.num_nodes) if indeg[v] == 0), key=rank.get)
+        topo: list[int] = []
+        while ready:
+            v = ready.pop(0)
+            topo.append(v)
+            for w in np.flatnonzero(self.adjacency[v]):
+                indeg[w] -= 1
+                if indeg[w] == 0:
+                    ready.append(int(w))
+            ready.sort(key=rank.get)
+        if len(topo) < self.num_nodes:  # a cyclic matrix: keep the labelling order
+            topo = order
+        idx = np.asarray(topo)
+        return Cell(self.adjacency[np.ix_(idx, idx)], tuple(self.ops[i] for i in idx),
+                    self.arch)
 
 
 def _reach(adj: np.ndarray, start: int, n: int) -> np.ndarray:

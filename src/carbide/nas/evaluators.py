@@ -497,6 +497,11 @@ def CellNetwork(  # noqa: N802 - a factory that reads as the class it returns
 class TrainingConfig:
     """How :class:`TrainingEvaluator` trains a cell (defaults: a quick proxy run).
 
+    The defaults (one epoch of 2,048 images in 64 SGD steps) take about 1-7 s per cell on
+    one CPU core and reach roughly 45-60 % validation accuracy for NAS-Bench-101-size and
+    30-node cells (measured on a few sampled cells); batch 128 (16 steps) left most cells
+    at chance, so the budget goes to more, smaller steps.
+
     Attributes:
         channels, num_stacks, cells_per_stack: network size (:func:`CellNetwork`).
         train_size: training images (a fixed, seeded subset of Fashion-MNIST train).
@@ -515,7 +520,7 @@ class TrainingConfig:
     cells_per_stack: int = 1
     train_size: int = 2048
     val_size: int = 1024
-    batch_size: int = 128
+    batch_size: int = 32
     epochs: int = 1
     max_steps: int | None = None
     lr: float = 0.05
