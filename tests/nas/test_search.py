@@ -162,3 +162,25 @@ def test_rea_and_random_on_real_nb201(shared_root):
             final.append(history.regret(ev.optimum())[-1])
         regrets[name] = float(np.mean(final))
     assert all(0.0 <= r < 5.0 for r in regrets.values())
+
+
+def test_noisy_nb201_trials_resume_identically(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARBIDE_PROGRESS", "0")
+    bench = NASBench201.from_file(write_nasbench201_fixture(tmp_path, num_cells=40))
+    space = make_space("nb201", bench=bench)
+
+    def start():
+        return (RegularizedEvolution(space, 5, 2, seed=1),
+                NB201Evaluator(bench, trial="random", seed=4))
+
+    strategy, ev = start()
+    reference = run_search(strategy, ev, 30, progress=True)
+    strategy, ev = start()
+    head = run_search(strategy, ev, 15)
+    state = json.loads(json.dumps([strategy.state_dict(), ev.state_dict(), head.to_dict()]))
+    strategy, ev = start()
+    ev._rng = np.random.default_rng(123)  # overwritten by the saved state
+    strategy.load_state_dict(state[0])
+    ev.load_state_dict(state[1])
+    tail = run_search(strategy, ev, 30, history=SearchHistory.from_dict(state[2]))
+    assert tail.val_accs.tolist() == reference.val_accs.tolist()

@@ -216,6 +216,16 @@ class NB201Evaluator(Evaluator):
                    "val_acc_per_seed": accs},
         )
 
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["rng"] = self._rng.bit_generator.state  # the "random" trial draws
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        if "rng" in state:
+            self._rng.bit_generator.state = state["rng"]
+
     def optimum(self) -> float:
         """Best ``val_acc`` of the table under this trial rule (seed mean for ``"mean"``
         and ``"random"``)."""
@@ -256,9 +266,10 @@ class NB101Evaluator(Evaluator):
             from .spaces import TableSpace
 
             index: dict[str, str] = {}
-            for cell in TableSpace.from_nb101(self.bench).cells:
+            cells = TableSpace.from_nb101(self.bench).cells
+            for cell in cells:
                 index.setdefault(cell.hash(), cell.arch)
-            for cell in TableSpace.from_nb101(self.bench).cells:
+            for cell in cells:
                 try:
                     index.setdefault(cell.prune().hash(), cell.arch)
                 except InvalidArchitectureError:
