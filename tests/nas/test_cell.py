@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from carbide.exceptions import CarbideError, InvalidArchitectureError
+from carbide.exceptions import CarbideError, InvalidArchitectureError, MissingDependencyError
 from carbide.nas import Cell, NB101Space, NB201Space, validate_cell
 from carbide.nas.cell import canonical_hash
+from tests.conftest import mask_module
 
 OPS = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
 
@@ -155,3 +156,13 @@ def test_nb201_cells_hash_equal_when_isomorphic():
     # Keys differing only in edges that are cut off give the same DAG.
     a, b = NB201Space.to_cell("000100"), NB201Space.to_cell("000120")
     assert a.hash() == b.hash() and a.arch != b.arch and a != b
+
+
+def test_to_networkx_without_networkx_names_the_extra(monkeypatch):
+    cell = Cell.from_edges(3, [(0, 1), (1, 2)], ["input", "maxpool3x3", "output"])
+    graph = cell.to_networkx()
+    assert sorted(graph.edges) == [(0, 1), (1, 2)] and graph.nodes[1]["op"] == "maxpool3x3"
+    mask_module(monkeypatch, "networkx")
+    with pytest.raises(MissingDependencyError, match=r"carbide\[nas\]"):
+        cell.to_networkx()
+    assert cell.hash()  # hashing needs no networkx

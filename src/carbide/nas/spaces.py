@@ -193,22 +193,25 @@ class NB101Space(SearchSpace):
             raise InvalidConfigError(  # pragma: no cover - only for absurd caps
                 f"could not sample a cell with <= {self.max_edges} edges in {_MAX_TRIES} tries"
             )
-        adj = np.zeros((n, n), dtype=np.uint8)
-        for v in range(1, n):
-            adj[int(rng.integers(0, v)), v] = 1
-        for v in range(n - 1):
-            if not adj[v].any():
-                adj[v, int(rng.integers(v + 1, n))] = 1
-        free = np.flatnonzero(np.triu(1 - adj, k=1).reshape(-1))
-        have = int(adj.sum())
-        extra = int(rng.integers(0, max(0, self.max_edges - have) + 1))
-        if extra:
-            adj.reshape(-1)[rng.choice(free, size=min(extra, free.size), replace=False)] = 1
-        cell = Cell(adj, self._ops(n - 2, rng))
-        if cell.num_edges > self.max_edges:
-            # The skeleton alone can exceed a tight cap (up to 2n - 3 edges): resample.
-            return self.sample(rng)
-        return cell
+        for _ in range(_MAX_TRIES):
+            adj = np.zeros((n, n), dtype=np.uint8)
+            for v in range(1, n):
+                adj[int(rng.integers(0, v)), v] = 1
+            for v in range(n - 1):
+                if not adj[v].any():
+                    adj[v, int(rng.integers(v + 1, n))] = 1
+            have = int(adj.sum())
+            if have > self.max_edges:
+                continue  # the skeleton alone can exceed a tight cap (up to 2n - 3 edges)
+            free = np.flatnonzero(np.triu(1 - adj, k=1).reshape(-1))
+            extra = int(rng.integers(0, self.max_edges - have + 1))
+            if extra:
+                adj.reshape(-1)[rng.choice(free, size=min(extra, free.size), replace=False)] = 1
+            return Cell(adj, self._ops(n - 2, rng))
+        raise InvalidConfigError(  # pragma: no cover - only for caps near n - 1
+            f"could not sample a {n}-node cell with <= {self.max_edges} edges in "
+            f"{_MAX_TRIES} tries; raise max_edges"
+        )
 
     def mutate(self, cell: Cell, rng: np.random.Generator) -> Cell:
         self.validate(cell)
