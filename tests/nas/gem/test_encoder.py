@@ -90,3 +90,25 @@ def test_bad_input(fixture_graphs):
         train_encoder(train[:1], ops)
     with pytest.raises(InvalidConfigError, match="kernel"):
         embedding_similarity_quality(np.zeros((4, 2)), kernel=np.zeros((3, 3)))
+
+
+def test_isomorphic_nas_cells_share_hash_and_embedding():
+    from carbide.nas.cell import Cell
+    from carbide.nas.spaces import make_space
+
+    space = make_space("cell:30")
+    rng = np.random.default_rng(0)
+    cells = [space.sample(rng) for _ in range(40)]
+    ops = ("input", "output", *space.ops)
+    enc = train_encoder(cells, ops, EncoderConfig(steps=20), seed=0, show_progress=False)
+    for i, cell in enumerate(cells[:5]):
+        n = cell.num_nodes
+        # the same DAG in canonical node order, and with its interior nodes shuffled
+        other = cell.canonical()
+        assert other.hash() == cell.hash()
+        adj, labels = permuted((cell.adjacency, cell.ops), i)
+        twin = Cell(adj, tuple(labels))
+        assert twin.hash() == cell.hash() and n >= 3
+        e = enc.embed([cell, other, twin])
+        np.testing.assert_allclose(e[1], e[0], atol=1e-5)
+        np.testing.assert_allclose(e[2], e[0], atol=1e-5)
