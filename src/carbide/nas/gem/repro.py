@@ -45,7 +45,7 @@ class ReproPlan:
     predictor_repeats: int = 3
     predictor_test: int = 3000
     nb201_budget: int = 150
-    nb101_budget: int = 100
+    nb101_budget: int = 50
     seeds: int = 10
     nasgem: NASGEMConfig = field(default_factory=NASGEMConfig)
     large_space: str = "cell:30"

@@ -12,10 +12,12 @@ add them to the training set and repeat. The agreed reconstruction (no official 
 3. Each round: fit an :class:`~carbide.nas.gem.predictor.AccuracyPredictor` on
    ``(embedding, val_acc)`` of every evaluated cell; score the candidate pool; queue the
    ``top_k`` best-scoring cells not isomorphic to any evaluated or queued cell (a query on an
-   isomorphic cell trains the same network again). The pool is the whole space when it is
-   finite (NAS-Bench-201's 15,625 keys, a table's cells) and otherwise ``pool_size`` fresh
-   samples, a share ``mutation_share`` of them one-move mutations of the best cells so far
-   (large spaces such as 30-node cells are too big for blind samples to land near good cells).
+   isomorphic cell trains the same network again). Cells are embedded and compared as the
+   network they compute (:func:`network`: pruned of nodes off every input-output path).
+   The pool is the whole space when it is finite (NAS-Bench-201's 15,625 keys, a table's
+   cells) and otherwise ``pool_size`` fresh samples, a share ``mutation_share`` of them
+   one-move mutations of the best cells so far (large spaces such as 30-node cells are too
+   big for blind samples to land near good cells).
 4. Repeat until the caller's budget is spent (``run_search`` stops asking).
 
 Score: ``predicted val_acc - cost_weight * normalized cost`` (:func:`efficiency_score`); the
@@ -42,7 +44,7 @@ from ..strategies import Strategy
 from .encoder import EncoderConfig, GINEncoder, train_encoder
 from .predictor import AccuracyPredictor, PredictorConfig, efficiency_score
 
-__all__ = ["NASGEM", "NASGEMConfig", "candidate_pool"]
+__all__ = ["NASGEM", "NASGEMConfig", "candidate_pool", "network"]
 
 _NB201_ALL = 5 ** 6
 
@@ -99,6 +101,23 @@ def candidate_pool(space: Any) -> list | None:
         ]
     cells = getattr(space, "cells", None)
     return list(cells) if cells is not None else None
+
+
+def network(cell: Cell) -> Cell:
+    """The network a cell computes: the cell pruned of nodes off every input-output path
+    (NAS-Bench-101's rule; the subset table stores unpruned matrices). NASGEM embeds and
+    de-duplicates this view, since dangling nodes change neither the network nor its
+    accuracy; a cell with no path is kept as is."""
+    from ...exceptions import InvalidArchitectureError
+
+    try:
+        return cell.prune()
+    except InvalidArchitectureError:
+        return cell
+
+
+def _key(cell: Cell) -> str:
+    return network(cell).hash()
 
 
 def _val_acc(evaluation: Any) -> float:
@@ -176,7 +195,7 @@ class NASGEM(Strategy):
         """Record the evaluation of ``cell`` (an :class:`~carbide.nas.evaluators.Evaluation`
         with ``val_acc`` and optionally ``params``, or a plain accuracy)."""
         super().tell(cell, evaluation)
-        h = cell.hash()
+        h = _key(cell)
         if h in self._told_hash:  # a repeat answered from the evaluator's cache
             return
         self._told_hash.add(h)
@@ -203,6 +222,7 @@ class NASGEM(Strategy):
             cells = [pool[i] for i in idx]
         else:
             cells = [self.space.sample(rng) for _ in range(cfg.encoder_cells)]
+        cells = [network(c) for c in cells]
         ops = ("input", "output", *getattr(self.space, "ops", ()))
         ops = tuple(dict.fromkeys((*ops, *(op for c in cells for op in c.ops))))
         self.encoder = train_encoder(cells, ops, cfg.encoder, seed=self.seed)
@@ -213,7 +233,7 @@ class NASGEM(Strategy):
             if len(out) == count:
                 break
             cell = self.space.sample(self.rng)
-            h = cell.hash()
+            h = _key(cell)
             if h not in self._seen:
                 self._seen.add(h)
                 out.append(cell)
@@ -224,8 +244,9 @@ class NASGEM(Strategy):
             pool = candidate_pool(self.space)
             if pool is not None:
                 self._pool = pool
-                self._pool_emb = self.encoder.embed(pool)
-                self._pool_hash = [c.hash() for c in pool]
+                views = [network(c) for c in pool]
+                self._pool_emb = self.encoder.embed(views)
+                self._pool_hash = [v.hash() for v in views]
         if self._pool is not None:
             return self._pool, self._pool_emb, self._pool_hash
         cfg = self.config
@@ -236,7 +257,8 @@ class NASGEM(Strategy):
             parent = self._cells[int(order[i % len(order)])]
             cells.append(self.space.mutate(parent, self.rng))
         cells += [self.space.sample(self.rng) for _ in range(cfg.pool_size - n_mut)]
-        return cells, self.encoder.embed(cells), [c.hash() for c in cells]
+        views = [network(c) for c in cells]
+        return cells, self.encoder.embed(views), [v.hash() for v in views]
 
     def _refill(self) -> None:
         cfg = self.config
@@ -247,7 +269,7 @@ class NASGEM(Strategy):
                 return
         self._ensure_encoder()
         cells, emb, hashes = self._candidates()
-        told_emb = self.encoder.embed(self._cells)
+        told_emb = self.encoder.embed([network(c) for c in self._cells])
         seed = self.seed * 7919 + self.rounds
         predictor = AccuracyPredictor(cfg.predictor, seed=seed).fit(told_emb, self._acc)
         predicted = predictor.predict(emb)
@@ -308,8 +330,8 @@ class NASGEM(Strategy):
         self._acc = [float(a) for a in state["acc"]]
         self._params = list(state["params"])
         self._queue = [Cell.from_dict(c) for c in state["queue"]]
-        self._told_hash = {c.hash() for c in self._cells}
-        self._seen = self._told_hash | {c.hash() for c in self._queue}
+        self._told_hash = {_key(c) for c in self._cells}
+        self._seen = self._told_hash | {_key(c) for c in self._queue}
         self.rounds = int(state["rounds"])
         enc = state.get("encoder")
         self.encoder = None if enc is None else GINEncoder.from_state_dict(enc)
