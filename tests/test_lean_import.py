@@ -24,7 +24,7 @@ def test_import_carbide_does_not_import_torch():
 
 def test_light_subpackages_do_not_import_torch():
     code = ("import carbide.datasets, carbide.results, carbide.systems, carbide.exceptions, "
-            "carbide.federated, carbide.insitu")
+            "carbide.federated, carbide.insitu, carbide.nas")
     assert _heavy_modules_after(code) == []
 
 
@@ -50,9 +50,18 @@ def test_every_public_name_resolves():
     import carbide.datasets as datasets
     import carbide.federated as federated
     import carbide.insitu as insitu
+    import carbide.nas as nas
 
-    for module in (carbide, datasets, featquant, federated, insitu):
+    for module in (carbide, datasets, featquant, federated, insitu, nas):
         for name in module.__all__:
             assert getattr(module, name) is not None, f"{module.__name__}.{name}"
     with __import__("pytest").raises(AttributeError, match="no attribute 'nope'"):
         datasets.nope  # noqa: B018
+
+
+def test_nasgem_is_light_and_its_public_names_resolve():
+    assert _heavy_modules_after("import carbide.nas.gem") == []
+    import carbide.nas.gem as gem
+
+    for name in gem.__all__:
+        assert getattr(gem, name) is not None, f"carbide.nas.gem.{name}"

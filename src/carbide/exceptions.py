@@ -12,6 +12,7 @@ __all__ = [
     "DatasetCorruptError",
     "DatasetNotFoundError",
     "DeliveryError",
+    "InvalidArchitectureError",
     "InvalidConfigError",
     "MissingDependencyError",
 ]
@@ -56,3 +57,9 @@ class DeliveryError(CarbideError, RuntimeError):
     def __init__(self, message: str, *, undelivered: int):
         super().__init__(message)
         self.undelivered = undelivered
+class InvalidArchitectureError(CarbideError, ValueError):
+    """A NAS cell breaks a rule of its search space (cycle, node off every input-output path,
+    unknown op, too many nodes or edges, misplaced input/output labels).
+
+    The message starts with the name of the failed rule.
+    """

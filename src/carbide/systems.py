@@ -66,6 +66,8 @@ SYSTEMS: dict[str, SystemInfo] = {
         SystemInfo(
             "nasgem", "NASGEM", "arXiv 2007.04452", "carbide.nas.gem",
             "graph-embedding NAS: WL-kernel-supervised encoder, predictor, bootstrap search",
+            cli="carbide.nas.gem.cli:nasgem",
+            repro="carbide.nas.gem.repro:run_repro",
         ),
         SystemInfo(
             "nasrec", "NASRec", "arXiv 2207.07187", "carbide.nas.rec",
