@@ -19,7 +19,9 @@ def test_reduced_quick_repro_writes_the_contract(tmp_path, shared_root, monkeypa
         assert 0 <= m[f"nb201_regret_{name}"] < m["nb201_optimum"]
         assert len(m["curves_mean_best_val_acc"][f"nb201_{name}"]) == 40
     parts = {r["part"] for r in res["rows"]}
-    assert parts == {"embedding", "predictor", "search_nb201", "search_nb101", "search_large"}
+    assert parts == {"embedding", "predictor", "search_nb201", "search_nb101", "search_large",
+                     "efficiency"}
+    assert "efficiency_10_best_params_M" in m
     for png in ("embedding", "predictor", "search_nb201", "search_nb101", "search_large"):
         assert (tmp_path / f"{png}.png").is_file()
     report = (tmp_path / "report.md").read_text()

@@ -81,3 +81,12 @@ def test_bad_input():
         wl_kernel(random_dags(2, 0), direction="up")
     with pytest.raises(InvalidConfigError, match="labels"):
         wl_kernel([(np.zeros((3, 3)), ["a", "b"])])
+
+
+def test_missing_scipy_names_the_extra(monkeypatch):
+    from carbide.exceptions import MissingDependencyError
+    from tests.conftest import mask_module
+
+    mask_module(monkeypatch, "scipy")
+    with pytest.raises(MissingDependencyError, match=r"carbide\[nas\]"):
+        wl_kernel(random_dags(3, 0))

@@ -150,8 +150,10 @@ def wl_features(
         ``X @ X.T`` is the (unnormalized) WL subtree kernel.
     """
     import numpy as np
-    import scipy.sparse
 
+    from ..._imports import optional_import
+
+    sparse = optional_import("scipy.sparse", "nas", purpose="the WL kernel")
     labels = wl_labels(graphs, h, direction=direction)
     rows, cols = [], []
     for g, per_iter in enumerate(labels):
@@ -160,7 +162,7 @@ def wl_features(
             rows.extend([g] * len(lab))
     width = 1 + max(cols, default=-1)
     data = np.ones(len(cols), dtype=np.float64)
-    x = scipy.sparse.csr_matrix((data, (rows, cols)), shape=(len(labels), width))
+    x = sparse.csr_matrix((data, (rows, cols)), shape=(len(labels), width))
     x.sum_duplicates()
     return x
 
