@@ -54,3 +54,12 @@ def test_every_public_name_resolves():
             assert getattr(module, name) is not None, f"{module.__name__}.{name}"
     with __import__("pytest").raises(AttributeError, match="no attribute 'nope'"):
         datasets.nope  # noqa: B018
+
+
+def test_forecasting_is_light_and_every_public_name_resolves():
+    assert _heavy_modules_after("import carbide.forecasting") == []
+    import carbide.forecasting as forecasting
+
+    assert "forecasting" in dir(__import__("carbide"))
+    for name in forecasting.__all__:
+        assert getattr(forecasting, name) is not None, f"carbide.forecasting.{name}"

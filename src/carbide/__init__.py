@@ -13,11 +13,24 @@ from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("cli", "compression", "datasets", "exceptions", "results", "systems")
+_SUBPACKAGES = (
+    "cli", "compression", "datasets", "exceptions", "forecasting", "results", "systems",
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import cli, compression, datasets, exceptions, results, systems  # noqa: F401
+    from . import (  # noqa: F401
+        cli,
+        compression,
+        datasets,
+        exceptions,
+        forecasting,
+        results,
+        systems,
+    )
 
-__all__ = ["__version__", "cli", "compression", "datasets", "exceptions", "results", "systems"]
+__all__ = [
+    "__version__", "cli", "compression", "datasets", "exceptions", "forecasting", "results",
+    "systems",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(_SUBPACKAGES, ""), __all__)
