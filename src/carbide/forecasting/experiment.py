@@ -208,6 +208,8 @@ class CompareConfig:
         window: window length ``u``.
         joint_mode: ``"all"`` (every target time at every age) or ``"sample"`` (one random
             age vector per target time) for the joint training set.
+        joint_train: how the two joint networks train (default: ``train``); e.g. a wider
+            network, so that one network holds about as many weights as the per-age ones.
     """
 
     target: str
@@ -218,6 +220,7 @@ class CompareConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     split: tuple[float, float] = (0.7, 0.15)
     joint_mode: str = "all"
+    joint_train: TrainConfig | None = None
 
     def __post_init__(self) -> None:
         SweepConfig(self.target, self.features, self.ages, (self.window,), self.offsets,
@@ -266,15 +269,17 @@ def compare(df: Any, cfg: CompareConfig, *, per_age_rows: Sequence[Mapping[str, 
                          "per_age_test_mse": evaluate(fit, sp.test), "n_test": len(sp.test)})
             if task is not None:
                 bar.advance(task)
-        timing = {}
+        timing: dict[str, float] = {}
+        params: dict[str, int] = {}
         for key, with_age in (("joint", False), ("joint_age_input", True)):
             joint = make_joint_dataset(table, cfg.target, feats, cfg.window, vecs,
                                        age_input=with_age, mode=cfg.joint_mode,
                                        seed=cfg.train.seed)
             sp = joint.split(cfg.split)
             t0 = time.perf_counter()
-            fit = fit_model(sp.train, sp.val, cfg.train)
+            fit = fit_model(sp.train, sp.val, cfg.joint_train or cfg.train)
             timing[key] = time.perf_counter() - t0
+            params[key] = sum(p.numel() for p in fit.model.parameters())
             test = evaluate_per_age(fit, sp.test)
             train = evaluate_per_age(fit, sp.train)
             for row, vec in zip(rows, vecs, strict=True):
@@ -283,6 +288,13 @@ def compare(df: Any, cfg: CompareConfig, *, per_age_rows: Sequence[Mapping[str, 
                 row[f"{key}_train_mse"] = train.get(key_vec, math.nan)
             if task is not None:
                 bar.advance(task)
+
+    def per_age_params() -> int:
+        from .models import make_model
+
+        one = make_model(cfg.train.model, len(feats), cfg.window, cfg.train.hidden,
+                         cfg.train.layers)
+        return len(cfg.ages) * sum(p.numel() for p in one.parameters())
 
     def mean(name: str) -> float:
         vals = [r[name] for r in rows if r[name] is not None and math.isfinite(r[name])]
@@ -296,6 +308,7 @@ def compare(df: Any, cfg: CompareConfig, *, per_age_rows: Sequence[Mapping[str, 
         "joint_train_mse": mean("joint_train_mse"),
         "joint_age_input_train_mse": mean("joint_age_input_train_mse"),
         "networks": {"per_age": len(cfg.ages), "joint": 1, "joint_age_input": 1},
+        "parameters": {"per_age_total": per_age_params(), **params},
         "joint_fit_s": timing.get("joint"), "joint_age_input_fit_s": timing.get("joint_age_input"),
         "ages": list(cfg.ages), "window": cfg.window,
     }

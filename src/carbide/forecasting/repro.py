@@ -262,6 +262,7 @@ def _report(plan: ReproPlan, quick: bool, single: list[dict[str, Any]],
     u1_st = non_monotone_stretches(list(mmse_u1), list(mmse_u1.values()), tol=TOL)
     ar1_st = non_monotone_stretches([r["age"] for r in ar1], [r["mmse_estimate"] for r in ar1],
                                     tol=TOL)
+    u1_big = max(u1_st, key=lambda s: s["drop"]) if u1_st else None
     ar1_err = max(abs(r["mmse_estimate"] - r["true_mmse"]) for r in ar1)
     all_st = st_single + st_hetero
     train_big = _biggest(st_single, "train_mse")
@@ -301,9 +302,9 @@ def _report(plan: ReproPlan, quick: bool, single: list[dict[str, Any]],
         Claim("model-free MMSE estimate shows the non-monotone curve", "(the paper's "
               "information-theoretic argument)",
               f"window estimate: {_describe(mmse_big)}; last value only (u = 1): "
-              + (f"{u1_st[0]['peak_mse']:.3f} at {u1_st[0]['peak_age']} h -> "
-                 f"{u1_st[0]['trough_mse']:.3f} at {u1_st[0]['trough_age']} h"
-                 if u1_st else "monotone"),
+              + (f"{u1_big['peak_mse']:.3f} at {u1_big['peak_age']} h -> "
+                 f"{u1_big['trough_mse']:.3f} at {u1_big['trough_age']} h"
+                 if u1_big else "monotone"),
               "leave-one-out k-NN, k = 20, debiased by k/(k+1)", bool(u1_st or mmse_big)),
         Claim("heterogeneous ages: still non-monotone", "yes", _describe(het_big),
               f"power at age D, weather at D + offsets {dict(plan.hetero_offsets)}",
