@@ -222,14 +222,15 @@ def run_repro(out: str | os.PathLike[str], *, quick: bool = False, seed: int = 0
     ax.legend(fontsize=8)
     recorder.save_figure(fig, "mmse_vs_age.png")
 
-    report, metrics = _report(plan, quick, single, hetero, mmse_u1, markov, ar1, cmp_metrics,
-                              cmp_rows)
+    report, metrics, stretch_rows = _report(plan, quick, single, hetero, mmse_u1, markov, ar1,
+                                            cmp_metrics, cmp_rows)
     rows = [*single, *hetero,
             *({"study": "mmse_u1", "window": 1, "age": a, "mmse_estimate": v}
               for a, v in mmse_u1.items()),
             *({"study": "markov", **m} for m in markov),
             *({"study": "ar1", **r} for r in ar1),
-            *({"study": "compare", "window": plan.compare_window, **r} for r in cmp_rows)]
+            *({"study": "compare", "window": plan.compare_window, **r} for r in cmp_rows),
+            *stretch_rows]
     return recorder.finish(metrics=metrics, rows=rows, report=report)
 
 
@@ -256,7 +257,7 @@ def _report(plan: ReproPlan, quick: bool, single: list[dict[str, Any]],
             hetero: list[dict[str, Any]], mmse_u1: dict[int, float],
             markov: list[dict[str, Any]], ar1: list[dict[str, float]],
             cmp_metrics: dict[str, Any], cmp_rows: list[dict[str, Any]]
-            ) -> tuple[Report, dict[str, Any]]:
+            ) -> tuple[Report, dict[str, Any], list[dict[str, Any]]]:
     st_single = stretches_table(single, extra={"study": "single"})
     st_hetero = stretches_table(hetero, extra={"study": "hetero"})
     u1_st = non_monotone_stretches(list(mmse_u1), list(mmse_u1.values()), tol=TOL)
@@ -277,19 +278,19 @@ def _report(plan: ReproPlan, quick: bool, single: list[dict[str, Any]],
         "per_age_train_mse": cmp_metrics["per_age_train_mse"],
         "joint_train_mse": cmp_metrics["joint_train_mse"],
         "joint_age_input_train_mse": cmp_metrics["joint_age_input_train_mse"],
-        "compare_window": plan.compare_window, "compare_ages": list(plan.compare_ages),
-        "non_monotone_single": st_single, "non_monotone_hetero": st_hetero,
-        "non_monotone_mmse_u1": u1_st, "stretches_ending_near_24h": len(near_day),
-        "ar1_max_abs_error": ar1_err, "ar1_non_monotone": ar1_st,
-        "markov_gap": {_key(m["ages"]): m["gap"] for m in markov},
-        "markov_relative_gap": {_key(m["ages"]): m["relative"] for m in markov},
+        "parameters": cmp_metrics["parameters"],
+        "largest_fall_train": _describe(train_big), "largest_fall_test": _describe(test_big),
+        "largest_fall_mmse": _describe(mmse_big), "largest_fall_hetero": _describe(het_big),
+        "falls_single": len(st_single), "falls_hetero": len(st_hetero),
+        "falls_ending_near_24h": len(near_day),
+        "ar1_max_abs_error": ar1_err, "ar1_falls": len(ar1_st),
+        "markov_gap": {_key(m["ages"]): round(m["gap"], 4) for m in markov},
     }
     for u in plan.windows:
         for a in (12, 24):
-            for key in ("train_mse", "test_mse", "mmse_estimate"):
-                v = _curve_at(single, u, a, key)
-                if v is not None:
-                    metrics[f"single_u{u}_age{a}_{key}"] = v
+            v = _curve_at(single, u, a, "test_mse")
+            if v is not None:
+                metrics[f"test_mse_u{u}_age{a}"] = v
     model = ("LSTM(32) + linear" if plan.train.model == "lstm"
              else f"MLP ({plan.train.layers} x {plan.train.hidden or 64} ReLU)")
     claims = [
@@ -363,9 +364,14 @@ def _report(plan: ReproPlan, quick: bool, single: list[dict[str, Any]],
     report.table([{k: cmp_metrics[k] for k in (
         "per_age_test_mse", "joint_test_mse", "joint_age_input_test_mse", "per_age_train_mse",
         "joint_train_mse", "joint_age_input_train_mse")}])
+    report.paragraph(f"Weights: {cmp_metrics['parameters']} (per_age_total: all per-age "
+                     f"networks together).")
     report.table(cmp_rows, ["age", "per_age_test_mse", "joint_test_mse",
                             "joint_age_input_test_mse", "n_test"])
-    return report, metrics
+    stretch_rows = [*({"study": "stretch", **x} for x in [*st_single, *st_hetero]),
+                    *({"study": "stretch", "window": 1, "curve": "mmse_u1", **x}
+                      for x in u1_st)]
+    return report, metrics, stretch_rows
 
 
 def _key(ages: Mapping[str, int]) -> str:
