@@ -113,7 +113,7 @@ def sweep(dataset, time_column, freq, target, features, offsets, model, epochs, 
                          "mmse_estimate: leave-one-out k-NN estimate of the minimum MSE on the "
                          "training part (biased upwards; see carbide.forecasting.mmse).")
               .table(rows, cols).image("loss_vs_age.png", "loss vs age")
-              .heading("Stretches where the loss falls as age grows")
+              .heading("Stretches where a curve falls by more than 0.02 as age grows")
               .table(stretches))
     recorder.finish(metrics=metrics, rows=rows, report=report)
     click.echo(f"{len(rows)} models; non-monotone stretches: {len(stretches)} -> "
