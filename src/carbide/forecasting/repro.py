@@ -131,7 +131,8 @@ def plot_curves(recorder: RunRecorder, rows: Sequence[Mapping[str, Any]], name: 
         ax.set_title(f"u = {u}")
         ax.set_xlabel("age (steps)")
     axes[0][0].set_ylabel("MSE (standardized target)")
-    axes[0][0].legend(fontsize=7)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8)
     fig.suptitle(title)
     recorder.save_figure(fig, name)
 
@@ -208,8 +209,8 @@ def run_repro(out: str | os.PathLike[str], *, quick: bool = False, seed: int = 0
     plot_curves(recorder, single, "loss_vs_age_single.png",
                 f"{plan.target} from past power (system 50, hourly)", mmse_u1)
     plot_curves(recorder, hetero, "loss_vs_age_hetero.png",
-                "power at age D, temp_air and ghi at D + "
-                f"{', '.join(str(v) for v in plan.hetero_offsets.values())}")
+                "power at age D, " + ", ".join(f"{k} at D + {v}" for k, v in
+                                              plan.hetero_offsets.items()))
     plot_compare(recorder, cmp_rows, "compare.png")
     fig, ax = subplots(figsize=(6, 3.6))
     ax.plot(list(mmse_u1), list(mmse_u1.values()), marker=".", label="PV power (u = 1)")
@@ -398,15 +399,18 @@ def _why(st_single: Sequence[Mapping[str, Any]], u1_st: Sequence[Mapping[str, An
                           for s in st_single)
         parts.append(f"Falls of the loss as age grows (single feature): {where}.")
     if peak is not None and day is not None:
+        half = f" ({lo[12]:.3f} at 12 h)" if 12 in lo else ""
         parts.append(
-            f"The freshest value alone (u = 1) is least informative at {peak} h "
-            f"(MMSE estimate {lo[peak]:.3f}) and regains information at {day} h "
-            f"({lo[day]:.3f}): solar power repeats daily, so a reading taken a whole number "
-            f"of days before the target shows the same hour of the day, while one taken about "
-            f"half a day earlier shows the opposite phase (night for a daytime target and vice "
-            f"versa). Longer windows contain the phase of the day themselves, so their curves "
-            f"are flatter, but the forecast still improves near 24 h when the window's last "
-            f"values fall on the target's hours of the previous day.")
+            f"The freshest value alone (u = 1) says least at {peak} h (MMSE estimate "
+            f"{lo[peak]:.3f}) and, past the first hours, most at {day} h ({lo[day]:.3f}). "
+            f"Solar power follows the daily cycle: a reading a whole day old shows the "
+            f"target's own hour of the previous day; half a day old it shows the opposite "
+            f"phase, which still tells a daytime target from a night one (a smaller dip"
+            f"{half}); about a quarter day old (6 h, 18 h) a dark reading fits a bright and a "
+            f"dark target hour alike, so the information is lowest there. Windows of u = 6 "
+            f"to 24 h see part or all of the cycle themselves, so their curves are flatter "
+            f"(u = 24 is close to monotone), but a 6 h window still loses and regains "
+            f"information with the same daily period.")
     if markov:
         gaps = ", ".join(f"{m['ages']}: {m['gap']:.3f} +- {m['gap_sd']:.3f}" for m in markov)
         parts.append(f"PV power is far from Markov: the next-older value still lowers the "
