@@ -340,7 +340,7 @@ def _report(plan: ReproPlan, quick: bool, single: list[dict[str, Any]],
                     "(Shisher et al., 2021)")
     report.paragraph(setup).claims(claims)
     report.heading("Where and why the curve is non-monotone")
-    report.paragraph(_why(st_single, u1_st, mmse_u1, markov))
+    report.paragraph(_why(single, st_single, u1_st, mmse_u1, markov))
     report.table([*st_single, *st_hetero],
                  ["study", "window", "curve", "peak_age", "peak_mse", "trough_age",
                   "trough_mse", "drop"])
@@ -386,7 +386,8 @@ def _ages_text(ages: Sequence[int]) -> str:
     return ", ".join(str(x) for x in a)
 
 
-def _why(st_single: Sequence[Mapping[str, Any]], u1_st: Sequence[Mapping[str, Any]],
+def _why(rows: Sequence[Mapping[str, Any]], st_single: Sequence[Mapping[str, Any]],
+         u1_st: Sequence[Mapping[str, Any]],
          mmse_u1: Mapping[int, float], markov: Sequence[Mapping[str, Any]]) -> str:
     ages = sorted(mmse_u1)
     lo = {a: mmse_u1[a] for a in ages}
@@ -398,8 +399,11 @@ def _why(st_single: Sequence[Mapping[str, Any]], u1_st: Sequence[Mapping[str, An
                           f"({s['peak_mse']:.3f}) -> {s['trough_age']} h ({s['trough_mse']:.3f})"
                           for s in st_single)
         parts.append(f"Falls of the loss as age grows (single feature): {where}.")
+    windows = sorted({r["window"] for r in rows})
+    falling = [u for u in windows if any(x["window"] == u for x in st_single)]
+    flat = [u for u in windows if u not in falling]
     if peak is not None and day is not None:
-        half = f" ({lo[12]:.3f} at 12 h)" if 12 in lo else ""
+        half = f": {lo[12]:.3f} at 12 h" if 12 in lo else ""
         parts.append(
             f"The freshest value alone (u = 1) says least at {peak} h (MMSE estimate "
             f"{lo[peak]:.3f}) and, past the first hours, most at {day} h ({lo[day]:.3f}). "
@@ -407,10 +411,10 @@ def _why(st_single: Sequence[Mapping[str, Any]], u1_st: Sequence[Mapping[str, An
             f"target's own hour of the previous day; half a day old it shows the opposite "
             f"phase, which still tells a daytime target from a night one (a smaller dip"
             f"{half}); about a quarter day old (6 h, 18 h) a dark reading fits a bright and a "
-            f"dark target hour alike, so the information is lowest there. Windows of u = 6 "
-            f"to 24 h see part or all of the cycle themselves, so their curves are flatter "
-            f"(u = 24 is close to monotone), but a 6 h window still loses and regains "
-            f"information with the same daily period.")
+            f"dark target hour alike, so the information is lowest there. Longer windows see "
+            f"part or all of the cycle themselves, so their curves are flatter: windows with "
+            f"a fall larger than {TOL} here: u = {falling or 'none'}; without: u = "
+            f"{flat or 'none'}.")
     if markov:
         gaps = ", ".join(f"{m['ages']}: {m['gap']:.3f} +- {m['gap_sd']:.3f}" for m in markov)
         parts.append(f"PV power is far from Markov: the next-older value still lowers the "
