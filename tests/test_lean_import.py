@@ -65,3 +65,10 @@ def test_nasgem_is_light_and_its_public_names_resolve():
 
     for name in gem.__all__:
         assert getattr(gem, name) is not None, f"carbide.nas.gem.{name}"
+def test_forecasting_is_light_and_every_public_name_resolves():
+    assert _heavy_modules_after("import carbide.forecasting") == []
+    import carbide.forecasting as forecasting
+
+    assert "forecasting" in dir(__import__("carbide"))
+    for name in forecasting.__all__:
+        assert getattr(forecasting, name) is not None, f"carbide.forecasting.{name}"

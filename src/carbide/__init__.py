@@ -13,8 +13,8 @@ from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("cli", "compression", "datasets", "exceptions", "federated", "insitu", "nas",
-                "results", "systems")
+_SUBPACKAGES = ("cli", "compression", "datasets", "exceptions", "federated", "forecasting",
+                "insitu", "nas", "results", "systems")
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import (  # noqa: F401
@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
         datasets,
         exceptions,
         federated,
+        forecasting,
         insitu,
         nas,
         results,

@@ -101,6 +101,8 @@ SYSTEMS: dict[str, SystemInfo] = {
         SystemInfo(
             "aoi", "Age of correlated features", "arXiv 2103.00092", "carbide.forecasting",
             "forecasting with stale features: age-aware datasets, joint training with age input",
+            cli="carbide.forecasting.cli:aoi",
+            repro="carbide.forecasting.repro:run_repro",
         ),
     )
 }
