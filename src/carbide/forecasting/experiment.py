@@ -11,7 +11,7 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -341,7 +341,3 @@ def non_monotone_stretches(ages: Sequence[int], values: Sequence[float], *,
             i += 1
     return out
 
-
-def with_seed(cfg: Any, seed: int) -> Any:
-    """``cfg`` with its training seed replaced."""
-    return replace(cfg, train=replace(cfg.train, seed=seed))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -239,8 +238,3 @@ def fit_model(train: AgeAwareDataset, val: AgeAwareDataset, config: TrainConfig 
     return FitResult(model, scaler, cfg, train_mse, best[0], best[1], epoch, history,
                      train.age_input)
 
-
-def stack_mse(values: Sequence[float]) -> float:
-    """Mean of finite values (NaN if none)."""
-    v = [x for x in values if x is not None and math.isfinite(x)]
-    return float(np.mean(v)) if v else math.nan
