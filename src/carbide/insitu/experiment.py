@@ -202,9 +202,14 @@ def run_insitu(cfg: InsituConfig, out: str | Path, *, prefix: str = "carbide",
             def start_sim() -> None:
                 holder["proc"] = launch_simulation(**sim_kwargs, wait=False)
 
+            def sim_failed() -> None:
+                proc = holder.get("proc")
+                if proc is not None and proc.poll() not in (None, 0):
+                    finish_simulation(proc, out / "sim-broker.json")  # raises with its stderr
+
             run = run_spark_engine(endpoints, cfg.field, regions, trigger_s=cfg.trigger_s,
                                    timeout_s=timeout_s, prefix=prefix, on_ready=start_sim,
-                                   **window_kw)
+                                   check=sim_failed, **window_kw)
             sim = finish_simulation(holder["proc"], out / "sim-broker.json", timeout_s=timeout_s)
             results, batches = run.results, run.batches
     finally:

@@ -166,7 +166,7 @@ def run_spark_engine(url: str, field: str, regions: Sequence[int], *, window: in
                      stride: int | None = None, rank: int = 8, time_per_step: float = 1.0,
                      trigger_s: float = 3.0, master: str = "local[2]",
                      timeout_s: float = 600.0, prefix: str = "carbide",
-                     on_ready: Any = None) -> SparkRun:
+                     on_ready: Any = None, check: Any = None) -> SparkRun:
     """Run windowed DMD on the region streams with Spark Structured Streaming until every
     region's end-of-stream markers have been seen.
 
@@ -178,6 +178,8 @@ def run_spark_engine(url: str, field: str, regions: Sequence[int], *, window: in
         master: Spark master URL (default ``local[2]``; ``spark://host:7077`` for a cluster).
         timeout_s: give up (stop the query, raise ``TimeoutError``) after this long.
         on_ready: optional callable run once the query has started (e.g. to start producers).
+        check: optional callable run while waiting; it raises to abandon the run (e.g. when
+            the producer has failed, so no end-of-stream marker will ever come).
 
     Returns:
         A :class:`SparkRun`; results are also published to ``<prefix>:<field>:dmd``.
@@ -247,6 +249,8 @@ def run_spark_engine(url: str, field: str, regions: Sequence[int], *, window: in
                 raise RuntimeError(f"the Spark streaming query failed: {query.exception()}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"Spark engine: regions not finished after {timeout_s} s")
+            if check is not None:
+                check()
             time.sleep(0.2)
     finally:
         if query is not None:
