@@ -73,7 +73,7 @@ class EmbeddedRedis:
             str(self.directory / "carbide.rdb"),
             serverconfig={"port": str(self.port), "bind": "127.0.0.1",
                           # streams are the data here; no background snapshots mid-run
-                          "save": None},
+                          "save": "\"\""},
         )
         return self
 
