@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -98,9 +97,7 @@ def test_two_rank_mpi_run_streams_every_step_exactly_once(redis_server, tmp_path
                                 flow=flow, field="ux", endpoints=redis_server.url, regions=1)
     assert summary["broker"]["delivered"] == 24 and summary["broker"]["ranks"] == 2
     c = DMDConsumer(redis_server.url, "ux", [0], window=4, rank=2)
-    t = time.monotonic()
-    results = c.run(timeout_s=60)
-    assert time.monotonic() - t < 60
+    results = c.run(timeout_s=60)  # raises TimeoutError if a step never completes
     steps = [s for r in results for s in r.steps]
     assert steps == list(range(5, 61, 5))  # every output step, once, in order
     assert c.state[0].members == 2 and c.state[0].duplicates == 0

@@ -1,4 +1,4 @@
-"""Windowed exact DMD: known frequencies, agreement with PyDMD, windows, streaming, errors."""
+"""Windowed exact DMD: known frequencies, agreement with PyDMD, windows, errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 from carbide.exceptions import InvalidConfigError
 from carbide.insitu.dmd import (
     DMDResult,
-    WindowBuffer,
     dmd_window,
     fft_frequency,
     windowed_dmd,
@@ -112,52 +111,6 @@ def test_data_errors():
         dmd_window(x[:3], dt=DT, rank=4)
     with pytest.raises(InvalidConfigError, match="steps has"):
         dmd_window(x, dt=DT, rank=4, steps=[1, 2])
-
-
-def test_window_buffer_emits_the_windows_of_windowed_dmd():
-    x = _two_tone(n=8, t_len=20)
-    buf = WindowBuffer(window=6, stride=4)
-    wins = buf.extend((10 * k, x[:, k].reshape(2, 4)) for k in range(20))
-    # Windows complete at the 6th, 10th, 14th and 18th snapshot.
-    assert [w.steps.tolist() for w in wins] == [list(range(10 * s, 10 * (s + 6), 10))
-                                                 for s in (0, 4, 8, 12)]
-    for w, s in zip(wins, (0, 4, 8, 12), strict=True):
-        np.testing.assert_array_equal(w.data, x[:, s:s + 6])
-    r = dmd_window(wins[0].data, dt=DT, rank=4, steps=wins[0].steps)
-    assert (r.start, r.stop) == (0, 50)
-    assert buf.count == 20 and len(buf) == 6
-
-
-def test_window_buffer_duplicates_order_and_shape():
-    buf = WindowBuffer(window=3, stride=1)
-    assert buf.push(1, [1.0, 2.0]) is None
-    assert buf.push(1, [9.0, 9.0]) is None  # a replayed step is ignored
-    assert buf.count == 1
-    with pytest.raises(ValueError, match="after step 1"):
-        buf.push(0, [1.0, 2.0])
-    with pytest.raises(ValueError, match="has 3 values"):
-        buf.push(2, [1.0, 2.0, 3.0])
-    with pytest.raises(ValueError, match="non-finite"):
-        buf.push(2, [1.0, np.inf])
-    buf.push(2, [3.0, 4.0])
-    win = buf.push(3, [5.0, 6.0])
-    assert win is not None and win.data.tolist() == [[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]]
-    with pytest.raises(InvalidConfigError, match="window"):
-        WindowBuffer(window=1, stride=1)
-
-
-def test_window_buffer_state_dict_resumes():
-    x = _two_tone(n=4, t_len=30)
-    a = WindowBuffer(window=5, stride=3)
-    a.extend((k, x[:, k]) for k in range(12))
-    b = WindowBuffer(window=5, stride=3)
-    b.load_state_dict(a.state_dict())
-    rest_a = a.extend((k, x[:, k]) for k in range(12, 30))
-    rest_b = b.extend((k, x[:, k]) for k in range(12, 30))
-    assert [w.steps.tolist() for w in rest_a] == [w.steps.tolist() for w in rest_b]
-    assert all(np.array_equal(p.data, q.data) for p, q in zip(rest_a, rest_b, strict=True))
-    with pytest.raises(InvalidConfigError, match="stride"):
-        WindowBuffer(window=5, stride=2).load_state_dict(a.state_dict())
 
 
 def test_fft_frequency_between_bins():

@@ -45,7 +45,6 @@ _LAZY = {
     "run_spark_engine": ".spark",
     "SparkRun": ".spark",
     "DMDResult": ".dmd",
-    "WindowBuffer": ".dmd",
     "dmd_window": ".dmd",
     "windowed_dmd": ".dmd",
     "fft_frequency": ".dmd",

@@ -2,9 +2,9 @@
 
 ElasticBroker (arXiv 2010.04828) runs exact DMD with PyDMD on sliding windows of the snapshots
 of each region stream. These are the pure functions behind that: :func:`dmd_window` (one
-window), :func:`windowed_dmd` (a whole recorded array), :class:`WindowBuffer` (assembles
-windows from a stream of ``(step, vector)`` snapshots for the analysis engines), and
-:func:`fft_frequency` (the reference the DMD frequency is checked against).
+window), :func:`windowed_dmd` (a whole recorded array), and :func:`fft_frequency` (the
+reference the DMD frequency is checked against). The streaming engines assemble their windows
+with :class:`carbide.insitu.assembly.RegionWindows` and call :func:`dmd_window`.
 
 DMD itself is PyDMD's ``DMD(svd_rank=rank, exact=True)`` (Tu et al. 2014, exact DMD); this
 module adds the window bookkeeping, checks and a JSON-friendly result. Frequencies are
@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections import deque
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +27,6 @@ from ..exceptions import InvalidConfigError
 
 __all__ = [
     "DMDResult",
-    "Window",
-    "WindowBuffer",
     "dmd_window",
     "fft_frequency",
     "windowed_dmd",
@@ -216,114 +213,6 @@ def windowed_dmd(snapshots: Any, *, dt: float, window: int, stride: int,
     _check_rank(rank, window, x.shape[0])
     return [_dmd(x[:, s:s + window], dt=float(dt), rank=rank, start=s, stop=s + window - 1)
             for s in range(0, t - window + 1, stride)]
-
-
-class Window(NamedTuple):
-    """A complete window from :class:`WindowBuffer`: ``steps`` ``(window,)`` and ``data``
-    ``(n_features, window)`` (one snapshot per column, oldest first)."""
-
-    steps: np.ndarray
-    data: np.ndarray
-
-
-class WindowBuffer:
-    """Assemble sliding windows from snapshots arriving one at a time.
-
-    The first window completes at the ``window``-th snapshot, then one every ``stride``
-    snapshots (``stride > window`` skips snapshots between windows). Snapshots must arrive in
-    increasing step order; a repeated step is ignored (at-least-once delivery may replay one).
-
-    Args:
-        window: Snapshots per window (>= 2).
-        stride: Snapshots between window starts (>= 1).
-
-    Example::
-
-        buf = WindowBuffer(window=32, stride=8)
-        for step, vec in stream:
-            win = buf.push(step, vec)
-            if win is not None:
-                result = dmd_window(win.data, dt=dt, rank=6, steps=win.steps)
-    """
-
-    def __init__(self, window: int, stride: int) -> None:
-        self.window = check_int("window", window, 2)
-        self.stride = check_int("stride", stride, 1)
-        self._buf: deque[tuple[int, np.ndarray]] = deque(maxlen=window)
-        self._count = 0
-        self._n_features: int | None = None
-        self._last_step: int | None = None
-
-    @property
-    def count(self) -> int:
-        """Distinct snapshots pushed so far."""
-        return self._count
-
-    def __len__(self) -> int:
-        return len(self._buf)
-
-    def push(self, step: int, vector: Any) -> Window | None:
-        """Add the snapshot of ``step`` (any shape; flattened to float64). Returns the window
-        it completes, else ``None``.
-
-        Raises:
-            ValueError: ``step`` lower than the last one, a size different from the first
-                snapshot's, or non-finite values.
-        """
-        step = int(step)
-        if self._last_step is not None:
-            if step == self._last_step:
-                return None
-            if step < self._last_step:
-                raise ValueError(
-                    f"snapshot of step {step} arrived after step {self._last_step}: push in "
-                    "increasing step order")
-        vec = np.asarray(vector, dtype=np.float64).ravel().copy()
-        if self._n_features is None:
-            self._n_features = vec.size
-        elif vec.size != self._n_features:
-            raise ValueError(
-                f"snapshot of step {step} has {vec.size} values, the window has "
-                f"{self._n_features} per snapshot")
-        if not np.all(np.isfinite(vec)):
-            raise ValueError(f"snapshot of step {step} contains non-finite values")
-        self._buf.append((step, vec))
-        self._last_step = step
-        self._count += 1
-        n = self._count
-        if n >= self.window and (n - self.window) % self.stride == 0:
-            steps = np.array([s for s, _ in self._buf], dtype=np.int64)
-            data = np.stack([v for _, v in self._buf], axis=1)
-            return Window(steps, data)
-        return None
-
-    def extend(self, items: Any) -> list[Window]:
-        """Push ``(step, vector)`` pairs in order; return the windows they complete."""
-        out = []
-        for step, vec in items:
-            win = self.push(step, vec)
-            if win is not None:
-                out.append(win)
-        return out
-
-    def state_dict(self) -> dict[str, Any]:
-        """Buffered snapshots and counters (numpy arrays copied) to resume from."""
-        return {"window": self.window, "stride": self.stride, "count": self._count,
-                "last_step": self._last_step, "n_features": self._n_features,
-                "steps": [s for s, _ in self._buf], "data": [v.copy() for _, v in self._buf]}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict` of a buffer with the same window and stride."""
-        if state["window"] != self.window or state["stride"] != self.stride:
-            raise InvalidConfigError(
-                f"state is for window {state['window']} stride {state['stride']}, this buffer "
-                f"has window {self.window} stride {self.stride}")
-        self._buf = deque(((int(s), np.asarray(v, dtype=np.float64).copy())
-                           for s, v in zip(state["steps"], state["data"], strict=True)),
-                          maxlen=self.window)
-        self._count = int(state["count"])
-        self._last_step = None if state["last_step"] is None else int(state["last_step"])
-        self._n_features = None if state["n_features"] is None else int(state["n_features"])
 
 
 def fft_frequency(signal: Any, dt: float, *, hann: bool = True, pad: int = 8) -> float:
