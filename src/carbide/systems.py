@@ -4,11 +4,13 @@ A system is *built* once its issue has landed: it then names its click command g
 (``cli``, ``"module:attribute"``) and its reproduction entry point (``repro``,
 ``"module:function"``). The reproduction function has the signature::
 
-    run_repro(out: pathlib.Path, *, quick: bool, seed: int = 0) -> dict
+    run_repro(out, *, quick=False, seed=0, plan=None, root=None) -> dict
 
 and writes the results contract into ``out`` (see :mod:`carbide.results`), returning the
-results dict. Systems not built yet keep ``cli = repro = None`` and are listed as planned —
-never faked.
+results dict; its module also defines ``ReproPlan``, ``QUICK_PLAN``, ``FULL_PLAN``,
+``run_plan(plan, *, seed=0, root=None) -> rows`` and ``render(rows, plan) -> (metrics, Report)``
+(see :mod:`carbide.results._repro`; ``tests/test_system_contract.py`` checks all of it).
+Systems not built yet keep ``cli = repro = None`` and are listed as planned — never faked.
 """
 
 from __future__ import annotations

@@ -11,6 +11,15 @@ from ._plots import subplots
 from ._progress import progress, progress_enabled, track
 from ._record import RESULT_KEYS, RunRecorder, current_command, read_results, to_jsonable
 from ._report import Claim, Report, format_value, markdown_table
+from ._repro import (
+    SeedSummary,
+    dataclass_from_dict,
+    execute_repro,
+    render_command,
+    repro_command,
+    rerender,
+    seed_summary,
+)
 from ._seed import seed_everything, torch_generator
 
 __all__ = [
@@ -18,15 +27,22 @@ __all__ = [
     "Claim",
     "Report",
     "RunRecorder",
+    "SeedSummary",
     "current_command",
+    "dataclass_from_dict",
     "environment",
+    "execute_repro",
     "format_value",
     "markdown_table",
     "package_versions",
     "progress",
     "progress_enabled",
     "read_results",
+    "render_command",
+    "repro_command",
+    "rerender",
     "seed_everything",
+    "seed_summary",
     "subplots",
     "to_jsonable",
     "torch_generator",

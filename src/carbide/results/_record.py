@@ -131,6 +131,8 @@ class RunRecorder:
             "started": self.started,
             "duration_s": round(time.perf_counter() - self._t0, 3),
         }
+        if isinstance(report, Report):
+            self.figures.extend(report.save_figures(self.out))
         text = report.render() if isinstance(report, Report) else str(report)
         with atomic_write(self.out / "report.md") as fh:
             fh.write(text if text.endswith("\n") else text + "\n")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 __all__ = ["Claim", "Report", "format_value", "markdown_table"]
 
@@ -48,6 +50,15 @@ def markdown_table(
     return "\n".join(lines) + "\n"
 
 
+def _finite(value: object) -> bool:
+    if value is None:
+        return False
+    try:
+        return math.isfinite(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
 @dataclass(frozen=True)
 class Claim:
     """A headline figure: what the paper reports beside what this run measured.
@@ -58,6 +69,8 @@ class Claim:
         ours: the measured figure from this run.
         setting: how our setting differs (dataset, scale, schedule).
         holds: whether the claim holds in our run (``None`` when not comparable).
+        figures: the numbers the verdict compares, by name. When any is missing, NaN or
+            infinite the verdict is "not measured" (never "yes" or "no"), naming it.
     """
 
     what: str
@@ -65,6 +78,22 @@ class Claim:
     ours: str
     setting: str = ""
     holds: bool | None = None
+    figures: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def missing(self) -> list[str]:
+        """Names of the figures that were not measured (missing, NaN or infinite)."""
+        return [k for k, v in self.figures.items() if not _finite(v)]
+
+    @property
+    def verdict(self) -> str:
+        """``yes`` / ``no`` / ``—`` (not comparable) / ``not measured (...)``."""
+        missing = self.missing
+        if missing:
+            return f"not measured ({', '.join(missing)} missing)"
+        if self.holds is None:
+            return "—"
+        return "yes" if self.holds else "no"
 
 
 class Report:
@@ -72,6 +101,7 @@ class Report:
 
     def __init__(self, title: str) -> None:
         self._parts: list[str] = [f"# {title}\n"]
+        self._figures: dict[str, Any] = {}
 
     def heading(self, text: str, level: int = 2) -> Report:
         self._parts.append(f"{'#' * level} {text}\n")
@@ -104,7 +134,7 @@ class Report:
                 "claim": c.what,
                 "paper": c.paper,
                 "ours": c.ours,
-                "holds here": "—" if c.holds is None else ("yes" if c.holds else "no"),
+                "holds here": c.verdict,
                 "our setting": c.setting,
             }
             for c in claims
@@ -115,6 +145,37 @@ class Report:
         """A plot, by path relative to the report's folder."""
         self._parts.append(f"![{caption}]({path})\n")
         return self
+
+    def figure(self, fig: Any, name: str, caption: str) -> Report:
+        """A matplotlib figure shown here and saved as ``name`` when the report is written.
+
+        Lets a pure ``render(rows, plan)`` make its plots; :meth:`save_figures` (called by
+        ``RunRecorder.finish``) writes them atomically beside ``report.md``.
+        """
+        if not name.endswith(".png"):
+            raise ValueError(f"figure name must end in .png, got {name!r}")
+        self._figures[name] = fig
+        return self.image(name, caption)
+
+    def save_figures(self, out: str | Path) -> list[Path]:
+        """Write the figures attached with :meth:`figure` into ``out`` (PNG) and close them."""
+        import sys
+
+        from .._io import atomic_path
+
+        paths = []
+        for name, fig in self._figures.items():
+            path = Path(out) / name
+            try:
+                with atomic_path(path) as tmp:
+                    fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+            finally:
+                pyplot = sys.modules.get("matplotlib.pyplot")
+                if pyplot is not None:
+                    pyplot.close(fig)
+            paths.append(path)
+        self._figures.clear()
+        return paths
 
     def render(self) -> str:
         return "\n".join(self._parts)
