@@ -9,9 +9,11 @@ from __future__ import annotations
 
 __all__ = [
     "CarbideError",
+    "ChecksumMismatchError",
     "DatasetCorruptError",
     "DatasetNotFoundError",
     "DeliveryError",
+    "DownloadError",
     "InvalidArchitectureError",
     "InvalidConfigError",
     "MissingDependencyError",
@@ -45,6 +47,18 @@ class DatasetCorruptError(DatasetNotFoundError):
 
     A subclass of :class:`DatasetNotFoundError`: either way the usable data are not there.
     """
+
+
+class DownloadError(CarbideError, OSError):
+    """A dataset could not be downloaded: an HTTP error (404, ...), an unreachable host, a
+    connection that kept dropping, or a dataset that has no ready-made download.
+
+    The message names the file and its URL; nothing half-written is left under the data root.
+    """
+
+
+class ChecksumMismatchError(DownloadError):
+    """A downloaded file (or a file unpacked from it) does not have its expected SHA-256."""
 
 
 class DeliveryError(CarbideError, RuntimeError):

