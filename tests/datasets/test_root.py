@@ -28,8 +28,8 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
 def test_every_manifest_file_belongs_to_a_dataset():
     import fnmatch
 
-    claimed = {rel for rel in _manifest()
-               for d in DATASETS.values() if any(fnmatch.fnmatch(rel, p) for p in d.patterns)}
+    claimed = {rel for rel in _manifest() for d in DATASETS.values()
+               if any(fnmatch.fnmatch(rel, p) for p in d.patterns + d.alt_patterns)}
     unclaimed = set(_manifest()) - claimed
     assert all(Path(rel).name.startswith(("LICENSE", "COPYRIGHT")) for rel in unclaimed)
 

@@ -108,4 +108,5 @@ def download(names: tuple[str, ...], root: Path | None, mirror: str | None) -> N
 
     for result in download_datasets(names, root, mirror=mirror):
         where = result.files[0].parent if result.files else ""
-        click.echo(f"{result.name:20s} {result.status:10s} {len(result.files):3d} file(s) in {where}")
+        click.echo(f"{result.name:20s} {result.status:10s} {len(result.files):3d} file(s) in "
+                   f"{where}")

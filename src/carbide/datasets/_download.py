@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import lzma
 import os
 import shutil
 import sys
@@ -32,6 +33,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -258,7 +260,7 @@ def _ar_members(path: Path) -> Iterator[tuple[str, int, int]]:
     """``(name, offset, size)`` of each member of an ``ar`` archive (a ``.deb``)."""
     with open(path, "rb") as fh:
         if fh.read(8) != b"!<arch>\n":
-            raise ChecksumMismatchError(f"{path.name}: not an ar archive (.deb)")
+            raise ValueError("not an ar archive")
         while header := fh.read(60):
             if len(header) < 60:
                 break
@@ -272,6 +274,17 @@ def _unpack(artifact: Artifact, download: Path, stage: Path) -> dict[str, Path]:
     """Run the artifact's layout step: root path -> staged file."""
     if artifact.kind == "file":
         return {artifact.members[0][1]: download}
+    try:
+        return _extract(artifact, download, stage)
+    except (ValueError, EOFError, zipfile.BadZipFile, tarfile.TarError, lzma.LZMAError,
+            zlib.error) as exc:
+        raise ChecksumMismatchError(
+            f"{artifact.members[0][1]}: {artifact.url} is not a readable {artifact.kind} "
+            f"archive ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _extract(artifact: Artifact, download: Path, stage: Path) -> dict[str, Path]:
     wanted = dict(artifact.members)
     out: dict[str, Path] = {}
 

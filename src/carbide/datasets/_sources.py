@@ -110,16 +110,14 @@ def _pv(*names: str) -> tuple[Artifact, ...]:
 
 
 _FEMNIST_STEPS = (
-    "LEAF FEMNIST is made by LEAF's preprocessing pipeline and is not served ready-made; make it "
-    "with: git clone https://github.com/TalwalkarLab/leaf && cd leaf/data/femnist && "
-    "./preprocess.sh -s niid --sf 0.05 -k 0 -t sample && "
-    "mkdir -p \"$CARBIDE_DATA/femnist/train\" \"$CARBIDE_DATA/femnist/test\" && "
-    "cp data/train/*.json \"$CARBIDE_DATA/femnist/train/\" && "
-    "cp data/test/*.json \"$CARBIDE_DATA/femnist/test/\" "
-    "(the loader reads .json or .json.gz shards; LEAF samples writers with a fresh seed, so "
-    "your shards differ from the checksummed ones: load them with load_femnist(verify=False)); "
-    "or fetch the checksummed copy from a mirror of a data root: "
-    "carbide data download femnist --mirror URL"
+    "LEAF FEMNIST is made by LEAF's preprocessing pipeline and is not served ready-made; make "
+    "it with: git clone https://github.com/TalwalkarLab/leaf && cd leaf/data/femnist && "
+    "./preprocess.sh -s niid --sf 0.05 -k 0 -t sample (it downloads NIST Special Database 19 "
+    "and takes about an hour), then read the shards with carbide.datasets.load_leaf("
+    "'leaf/data/femnist/data/train', 'leaf/data/femnist/data/test'); LEAF draws fresh sampling "
+    "seeds unless given --smplseed/--spltseed, so those writers differ from the checksummed "
+    "copy that load_femnist and the federated systems read: fetch that copy from a mirror of a "
+    "data root with `carbide data download femnist --mirror URL`"
 )
 
 SOURCES: dict[str, Source] = {
@@ -136,7 +134,8 @@ SOURCES: dict[str, Source] = {
                 "https://deb.debian.org/debian/pool/main/d/dataset-fashion-mnist/"
                 "dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb",
                 "deb",
-                tuple((f"usr/share/datasets/fashion-mnist/{n}-ubyte.gz", f"fashion-mnist/{n}-ubyte.gz")
+                tuple((f"usr/share/datasets/fashion-mnist/{n}-ubyte.gz",
+                       f"fashion-mnist/{n}-ubyte.gz")
                       for n in ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3",
                                 "t10k-labels-idx1"))
                 + (("usr/share/doc/dataset-fashion-mnist/copyright", "fashion-mnist/COPYRIGHT"),),
