@@ -6,10 +6,7 @@ import hashlib
 import io
 import socket
 import tarfile
-import threading
-import urllib.parse
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -25,47 +22,11 @@ from carbide.datasets import (
     verify_dataset,
 )
 from carbide.exceptions import ChecksumMismatchError, DownloadError, InvalidConfigError
+from tests.datasets._http import serve
 
 A_BYTES = bytes(range(256)) * 8  # 2048 bytes
 B_BYTES = b"b,c\n1,2\n"
 C_BYTES = b"licence text\n"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """GET of files under ``server.root``; honours Range unless ``server.honour_range`` is
-    false; for a path in ``server.drop`` sends only that many body bytes once, then closes."""
-
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
-        srv = self.server
-        srv.requests.append((self.path, self.headers.get("Range")))
-        path = srv.root / urllib.parse.unquote(self.path.lstrip("/"))
-        if not path.is_file():
-            self.send_error(404, "Not Found")
-            return
-        data = path.read_bytes()
-        start = 0
-        rng = self.headers.get("Range")
-        if rng and srv.honour_range:
-            start = int(rng.removeprefix("bytes=").split("-")[0])
-            if start >= len(data):
-                self.send_error(416, "Range Not Satisfiable")
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(data) - start))
-        self.end_headers()
-        cut = srv.drop.pop(self.path, None)
-        if cut is not None:  # a dropped connection: part of the body, then the socket closes
-            self.wfile.write(data[start:start + cut])
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        self.wfile.write(data[start:])
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 @pytest.fixture(autouse=True)
@@ -78,15 +39,8 @@ def _own_cache(monkeypatch, tmp_path):
 def server(tmp_path):
     root = tmp_path / "served"
     root.mkdir()
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.root, srv.requests, srv.drop, srv.honour_range = root, [], {}, True
-    srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serve(root) as srv:
+        yield srv
 
 
 def _sha(data: bytes) -> str:

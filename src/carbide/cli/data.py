@@ -17,20 +17,25 @@ def data() -> None:
 
 @data.command("list")
 def list_() -> None:
-    """Every dataset carbide knows, its folder, whether its files are present, and its source."""
+    """Every dataset carbide knows, its folder, whether its files are present, its source, and
+    where `carbide data download` gets it (with the licence)."""
     from rich.console import Console
     from rich.table import Table
 
-    from ..datasets import DATASETS, data_root
+    from ..datasets import DATASETS, SOURCES, data_root
 
     root = data_root()
     table = Table(title=f"datasets (root {root})")
-    for col in ("name", "folder", "present", "description", "source"):
+    for col in ("name", "folder", "present", "description", "source", "download (licence)"):
         table.add_column(col, overflow="fold")
     for info in DATASETS.values():
         present = (root / info.folder).is_dir()
+        src = SOURCES[info.name]
+        fetch = (f"{src.artifacts[0].url} (+{len(src.artifacts) - 1} more)"
+                 if len(src.artifacts) > 1 else
+                 src.artifacts[0].url if src.artifacts else "LEAF pipeline or --mirror")
         table.add_row(info.name, info.folder, "[green]yes[/]" if present else "[red]no[/]",
-                      info.description, info.source)
+                      info.description, info.source, f"{fetch} ({src.licence})")
     Console().print(table)
 
 
