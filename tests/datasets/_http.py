@@ -28,7 +28,10 @@ class _Handler(BaseHTTPRequestHandler):
         if rng and srv.honour_range:
             start = int(rng.removeprefix("bytes=").split("-")[0])
             if start >= len(data):
-                self.send_error(416, "Range Not Satisfiable")
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")

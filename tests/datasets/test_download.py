@@ -214,6 +214,29 @@ def test_a_failed_run_leaves_a_part_outside_the_root_and_the_next_run_resumes(to
     assert (root / "toy/a.bin").read_bytes() == A_BYTES
 
 
+def test_a_complete_part_from_an_interrupted_run_is_used_after_a_416(toy, tmp_path):
+    from carbide.datasets._download import _part_path
+
+    _mirror(toy)
+    _part_path(f"{toy.url}/toy/a.bin").parent.mkdir(parents=True, exist_ok=True)
+    _part_path(f"{toy.url}/toy/a.bin").write_bytes(A_BYTES)  # downloaded, never placed
+    _get(tmp_path / "data", mirror=toy.url)
+    assert ("/toy/a.bin", "bytes=2048-") in toy.requests
+    assert (tmp_path / "data/toy/a.bin").read_bytes() == A_BYTES
+
+
+def test_a_part_longer_than_the_file_is_restarted(toy, tmp_path):
+    from carbide.datasets._download import _part_path
+
+    _mirror(toy)
+    _part_path(f"{toy.url}/toy/a.bin").parent.mkdir(parents=True, exist_ok=True)
+    _part_path(f"{toy.url}/toy/a.bin").write_bytes(A_BYTES + b"junk")
+    _get(tmp_path / "data", mirror=toy.url, retries=1)
+    assert [r for r in toy.requests if r[0] == "/toy/a.bin"] == [
+        ("/toy/a.bin", "bytes=2052-"), ("/toy/a.bin", None)]
+    assert (tmp_path / "data/toy/a.bin").read_bytes() == A_BYTES
+
+
 def test_a_server_ignoring_range_restarts_from_zero(toy, tmp_path):
     _mirror(toy)
     toy.drop["/toy/a.bin"] = 500

@@ -194,9 +194,12 @@ def fetch_url(
         try:
             resp = _open(url, offset, timeout)
         except urllib.error.HTTPError as exc:
+            crange = exc.headers.get("Content-Range", "") if exc.headers else ""
             exc.close()
-            if exc.code == 416 and offset:  # the .part is not a prefix of this file: restart
-                part.unlink()
+            if exc.code == 416 and offset:
+                if crange == f"bytes */{offset}":  # the .part already holds the whole file
+                    return part
+                part.unlink()  # the .part is not a prefix of this file: start again
                 last = exc
                 continue
             raise DownloadError(
