@@ -54,7 +54,9 @@ def test_usage_errors_exit_2():
 def test_verify_and_info_report_every_shared_dataset_ok(shared_root):
     run = carbide("data", "verify", data=str(shared_root))
     assert run.returncode == 0, run.stderr
-    assert len(run.stdout.strip().splitlines()) == 10
+    from carbide.datasets import DATASETS
+
+    assert len(run.stdout.strip().splitlines()) == len(DATASETS) == 11
     assert all(line.rstrip().endswith("ok") for line in run.stdout.strip().splitlines())
     info = carbide("info", "--json", data=str(shared_root))
     assert info.returncode == 0, info.stderr

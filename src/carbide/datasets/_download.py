@@ -41,7 +41,7 @@ from pathlib import Path
 
 from .._io import atomic_path
 from ..exceptions import ChecksumMismatchError, DownloadError
-from ._root import _expected, _layout, _sha256, cache_dir, data_root, get_info, manifest_digest
+from ._root import _expected, _sha256, cache_dir, data_root, get_info, manifest_digest
 from ._sources import Artifact, get_source
 
 __all__ = ["DownloadResult", "download_datasets", "fetch_url"]
@@ -351,12 +351,13 @@ def _part_path(url: str) -> Path:
 
 
 def _verified(base: Path, name: str) -> list[Path] | None:
-    """The files of ``name`` when one complete layout is there and matches the manifest."""
-    expected = _layout(get_info(name), base)
-    paths = [base / rel for rel in expected]
-    if all(p.is_file() and _sha256(p) == expected[rel] for rel, p in zip(expected, paths,
-                                                                          strict=True)):
-        return paths
+    """The files of ``name`` when one complete layout (the root's, else the upstream one) is
+    there and matches the manifest."""
+    info = get_info(name)
+    for layout in (_expected(info),) + ((_expected(info, alt=True),) if info.alt_patterns else ()):
+        paths = {rel: base / rel for rel in layout}
+        if all(p.is_file() and _sha256(p) == layout[rel] for rel, p in paths.items()):
+            return list(paths.values())
     return None
 
 
