@@ -19,6 +19,10 @@ class _Handler(BaseHTTPRequestHandler):
         srv = self.server
         srv.requests.append((self.path, self.headers.get("Range")))
         path = srv.root / urllib.parse.unquote(self.path.lstrip("/"))
+        if srv.fail.get(self.path):  # a server error, that many times
+            srv.fail[self.path] -= 1
+            self.send_error(503, "Service Unavailable")
+            return
         if not path.is_file():
             self.send_error(404, "Not Found")
             return
@@ -55,9 +59,10 @@ class _Handler(BaseHTTPRequestHandler):
 def serve(root: Path) -> Iterator[ThreadingHTTPServer]:
     """Serve ``root`` on ``127.0.0.1:<free port>`` in a thread; the server has ``url``,
     ``requests`` (``(path, Range header)`` pairs), ``drop`` (path -> body bytes sent once before
-    the connection closes) and ``honour_range``."""
+    the connection closes), ``fail`` (path -> how many 503 answers first) and
+    ``honour_range``."""
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.root, srv.requests, srv.drop, srv.honour_range = root, [], {}, True
+    srv.root, srv.requests, srv.drop, srv.fail, srv.honour_range = root, [], {}, {}, True
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)

@@ -179,6 +179,17 @@ def test_404_names_the_file_and_places_nothing(toy, tmp_path):
     assert _left_under(root) == []  # the verified a.bin is not placed alone either
 
 
+def test_a_server_error_is_retried_and_then_named(toy, tmp_path):
+    _mirror(toy)
+    toy.fail["/toy/a.bin"] = 1
+    _get(tmp_path / "ok", mirror=toy.url, retries=1)
+    assert (tmp_path / "ok/toy/a.bin").read_bytes() == A_BYTES
+    toy.fail["/toy/a.bin"] = 5
+    with pytest.raises(DownloadError, match=r"toy/a\.bin: could not download .*HTTP 503"):
+        _get(tmp_path / "data", mirror=toy.url, retries=1)
+    assert _left_under(tmp_path / "data") == []
+
+
 def test_unreachable_host_names_the_file(toy, tmp_path):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

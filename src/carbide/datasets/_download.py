@@ -144,6 +144,8 @@ def _progress(enabled: bool | None) -> Iterator[object | None]:
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
     reason = getattr(exc, "reason", None)
     return f"{type(exc).__name__}: {reason if reason is not None else exc}"
 
@@ -182,8 +184,8 @@ def fetch_url(
         ``part``, complete (its size equals the announced length when one was sent).
 
     Raises:
-        DownloadError: an HTTP error status (404, ...), or the host could not be reached /
-            the connection kept dropping after ``retries`` retries.
+        DownloadError: an HTTP client error (404, ...) at once; a server error (5xx, 429),
+            an unreachable host or a connection that kept dropping after ``retries`` retries.
     """
     part.parent.mkdir(parents=True, exist_ok=True)
     last: BaseException | None = None
@@ -200,6 +202,9 @@ def fetch_url(
                 if crange == f"bytes */{offset}":  # the .part already holds the whole file
                     return part
                 part.unlink()  # the .part is not a prefix of this file: start again
+                last = exc
+                continue
+            if exc.code >= 500 or exc.code == 429:  # the server's trouble: worth another try
                 last = exc
                 continue
             raise DownloadError(
