@@ -168,6 +168,7 @@ def test_checksum_mismatch_of_an_unpacked_member(toy, tmp_path, monkeypatch):
     with pytest.raises(ChecksumMismatchError, match=r"toy/b\.csv unpacked from"):
         _get(root)
     assert _left_under(root) == []
+    assert not [p for p in _parts() if p.name.endswith(".whl.part")]  # not resumed next time
 
 
 def test_404_names_the_file_and_places_nothing(toy, tmp_path):

@@ -397,15 +397,15 @@ def _download_one(
             downloads.append(part)
             try:
                 _check(part, art.expected_sha256(), label, art.url)
+                for rel, path in _unpack(art, part, stage).items():
+                    expected = manifest_digest(rel)
+                    if expected is None:  # every layout file is in the manifest, else our bug
+                        raise RuntimeError(f"{rel} (from {art.url}) is not in the manifest")
+                    _check(path, expected, rel, f"{rel} unpacked from {art.url}")
+                    staged[rel] = path
             except ChecksumMismatchError:
                 part.unlink()  # a wrong file cannot be resumed: start afresh next time
                 raise
-            for rel, path in _unpack(art, part, stage).items():
-                expected = manifest_digest(rel)
-                if expected is None:  # every layout file is in the manifest: our bug otherwise
-                    raise RuntimeError(f"{rel} (from {art.url}) is not in the packaged manifest")
-                _check(path, expected, rel, f"{rel} unpacked from {art.url}")
-                staged[rel] = path
         # everything verified: now, and only now, write into the root
         for rel, path in staged.items():
             with atomic_path(base / rel) as tmp:
