@@ -5,8 +5,10 @@ import pytest
 from carbide._imports import EXTRAS, check_extras, optional_import
 from carbide.exceptions import (
     CarbideError,
+    ChecksumMismatchError,
     DatasetCorruptError,
     DatasetNotFoundError,
+    DownloadError,
     InvalidConfigError,
     MissingDependencyError,
 )
@@ -20,6 +22,8 @@ from tests.conftest import mask_module
         (MissingDependencyError, ImportError),
         (DatasetNotFoundError, FileNotFoundError),
         (DatasetCorruptError, DatasetNotFoundError),
+        (DownloadError, OSError),
+        (ChecksumMismatchError, DownloadError),
     ],
 )
 def test_errors_are_carbide_errors_and_builtins(exc, builtin):
