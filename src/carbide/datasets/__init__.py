@@ -39,6 +39,8 @@ _LAZY = {
     "FlowSnapshots": ".openfoam",
     "load_openfoam_buildings": ".openfoam",
     "read_openfoam_csv": ".openfoam",
+    "load_movielens_ctr": ".movielens",
+    "MOVIELENS_CTR_FIELDS": ".movielens",
 }
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "FederatedDataset",
     "FileCheck",
     "FlowSnapshots",
+    "MOVIELENS_CTR_FIELDS",
     "ImageDataset",
     "NASBench101",
     "NASBench201",
@@ -59,6 +62,7 @@ __all__ = [
     "load_fashion_mnist",
     "load_femnist",
     "load_leaf",
+    "load_movielens_ctr",
     "load_openfoam_buildings",
     "load_planetoid",
     "load_pv",

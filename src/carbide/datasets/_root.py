@@ -143,6 +143,12 @@ DATASETS: dict[str, DatasetInfo] = {
             "PyDMD tutorials data (MIT)",
             "carbide.datasets.openfoam:load_openfoam_buildings",
         ),
+        DatasetInfo(
+            "movielens-100k", "movielens-100k", ("movielens-100k/ml-100k.*",),
+            "MovieLens-100k: 100,000 ratings by 943 users of 1,682 movies (CTR: rating >= 4)",
+            "recbole 1.2.1 wheel (dataset_example/ml-100k); GroupLens MovieLens-100k",
+            "carbide.datasets.movielens:load_movielens_ctr",
+        ),
     )
 }
 
