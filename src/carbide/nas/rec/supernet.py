@@ -57,25 +57,33 @@ def _nn():
 # --------------------------------------------------------------------------- pure functions
 
 
+def _columns(pieces, weight, out: int, axis: int):
+    torch = _torch()
+    if len(pieces) == 1:
+        x, off = pieces[0]
+        return x, weight[:out, off:off + x.shape[axis]]
+    xs = torch.cat([x for x, _ in pieces], dim=axis)
+    cols = torch.cat([weight[:out, off:off + x.shape[axis]] for x, off in pieces], dim=1)
+    return xs, cols
+
+
 def seg_linear(pieces, weight, bias, out: int):
     """``sum_j x_j @ W[:out, off_j:off_j + w_j].T (+ b[:out])``: a linear layer over a
-    segmented input layout. ``pieces``: list of ``(x (B, w_j), off_j)``."""
-    y = None
-    for x, off in pieces:
-        term = x @ weight[:out, off:off + x.shape[-1]].T
-        y = term if y is None else y + term
+    segmented input layout, as one matmul of the concatenated pieces with the gathered
+    weight columns. ``pieces``: list of ``(x (B, w_j), off_j)``."""
+    x, w = _columns(pieces, weight, out, -1)
+    y = x @ w.T
     return y if bias is None else y + bias[:out]
 
 
 def seg_tokens(pieces, weight, out: int):
     """A linear over the token axis: ``sum_j W[:out, off_j:off_j + n_j] @ S_j``; ``pieces``:
     list of ``(S (B, n_j, E), off_j)``; returns ``(B, out, E)``."""
-    torch = _torch()
-    y = None
-    for s, off in pieces:
-        term = torch.einsum("on,bne->boe", weight[:out, off:off + s.shape[1]], s)
-        y = term if y is None else y + term
-    return y
+    s, w = _columns(pieces, weight, out, 1)
+    b, n, e = s.shape
+    # one GEMM: (B * E, n) @ (n, out), rather than B broadcast matmuls
+    y = s.transpose(1, 2).reshape(b * e, n) @ w.T
+    return y.view(b, e, -1).transpose(1, 2)
 
 
 def fm_interaction(pieces):
@@ -108,7 +116,11 @@ def fit_width(x, width: int):
 # --------------------------------------------------------------------------- modules
 
 
-def _uniform_(param, fan_in: int) -> None:
+def _uniform_(param, fan_in: int, name: str = "") -> None:
+    if name.startswith("ln"):  # layer-norm affine: weight 1, bias 0
+        with _torch().no_grad():
+            param.fill_(1.0 if name.endswith("_w") else 0.0)
+        return
     bound = 1.0 / math.sqrt(max(fan_in, 1))
     with _torch().no_grad():
         param.uniform_(-bound, bound)
@@ -188,6 +200,9 @@ def _param_shapes(space: RecSpace, din: int, nin: int) -> dict[str, tuple[tuple[
         shapes.update(efc_w=((tmax, nin), nin))
     if "attn" in space.sparse_ops:
         shapes.update(atok_w=((tmax, nin), nin))
+    # Layer norms keep stacked blocks in range (the official use_layernorm): the dense one
+    # normalizes the first d entries with prefix-sliced affine parameters.
+    shapes.update(ln_w=((dmax,), 0), ln_b=((dmax,), 0), lns_w=((e,), 0), lns_b=((e,), 0))
     if space.interactions:
         m = space.merger_tokens
         shapes.update(fm_w=((dmax, e), e), fm_b=((dmax,), e),
@@ -236,18 +251,31 @@ class _Net:
         merged = seg_linear([(h, 0)], w, self.param(i, "d2s_b"), w.shape[0])
         return merged.view(h.shape[0], self.space.merger_tokens, self.space.embedding_dim)
 
+    def _norm_dense(self, i: int, h, d: int):
+        from torch.nn import functional as F  # noqa: N812
+
+        return F.layer_norm(h[:, :d], (d,), self.param(i, "ln_w")[:d], self.param(i, "ln_b")[:d])
+
+    def _norm_tokens(self, i: int, u):
+        from torch.nn import functional as F  # noqa: N812
+
+        e = self.space.embedding_dim
+        return F.layer_norm(u, (e,), self.param(i, "lns_w"), self.param(i, "lns_b"))
+
     def _block(self, i: int, blk: RecBlock, dense_in, sparse_in):
         """One block: ``dense_in``/``sparse_in`` are lists of ``(tensor, column offset)``.
         Returns the dense output ``(B, d)`` and the sparse pieces (tensor, local offset)."""
         h = self._dense(i, blk.dense_op, blk.dense_dim, dense_in, sparse_in)
         if blk.fm:
             h = h + self._fm(i, blk.dense_dim, sparse_in)
-        pieces = [(self._sparse(i, blk.sparse_op, blk.sparse_dim, sparse_in), 0)]
+        h = self._norm_dense(i, h, blk.dense_dim)
+        u = self._norm_tokens(i, self._sparse(i, blk.sparse_op, blk.sparse_dim, sparse_in))
+        pieces = [(u, 0)]
         if blk.d2s:
             pieces.append((self._merge(i, h), self.space.max_sparse))
         return h, pieces
 
-    def _index_forward(self, arch: RecArch, dense0, tokens0):
+    def _index_forward(self, arch: RecArch, dense0, tokens0, features: bool = False):
         dense_out = {0: dense0}
         sparse_out = {0: [(tokens0, 0)]}
         for i in arch.needed_blocks():
@@ -260,6 +288,8 @@ class _Net:
         e = self.space.embedding_dim
         feats = [(dense_out[last], 0)]
         feats += [(s.flatten(1), self.final_offset(lo * e)) for s, lo in sparse_out[last]]
+        if features:
+            return feats
         return seg_linear(feats, self.final_w, self.final_b, 1).squeeze(-1)
 
 
@@ -304,7 +334,7 @@ def _supernet_class():
                 block = nn.ParameterDict()
                 for name, (shape, fan_in) in _param_shapes(space, din, nin).items():
                     block[name] = nn.Parameter(torch.empty(shape))
-                    _uniform_(block[name], fan_in)
+                    _uniform_(block[name], fan_in, name)
                 self.blocks.append(block)
                 self.attns.append(_transformer(space.embedding_dim) if "attn" in space.sparse_ops
                                   else nn.Identity())
@@ -365,12 +395,12 @@ def _supernet_class():
                 if m:
                     h = h + on(blk is not None and blk.fm) * self._fm(i, dmax, sparse_in)
                 width = dmax if blk is None else blk.dense_dim
-                h = h * (torch.arange(dmax) < width).to(h.dtype)
+                h = fit_width(self._norm_dense(i, h, width), dmax)
                 t = tmax if blk is None else blk.sparse_dim
                 u = 0.0
                 for op in space.sparse_ops:
                     # attention mixes tokens, so its width is cut before it, then padded
-                    ut = self._sparse(i, op, t, sparse_in)
+                    ut = self._norm_tokens(i, self._sparse(i, op, t, sparse_in))
                     u = u + on(blk is not None and blk.sparse_op == op) * fit_width(
                         ut.transpose(1, 2), tmax).transpose(1, 2)
                 parts = [u]
@@ -440,7 +470,7 @@ def _used(name: str, blk: RecBlock) -> bool:
             "g2": blk.dense_op == "gating", "dp": blk.dense_op == "dot",
             "dtok": blk.dense_op == "dot", "dout": blk.dense_op == "dot",
             "efc": blk.sparse_op == "efc", "atok": blk.sparse_op == "attn",
-            "fm": blk.fm, "d2s": blk.d2s}[prefix]
+            "fm": blk.fm, "d2s": blk.d2s, "ln": True, "lns": True}[prefix]
 
 
 def _gather(w, cols):
@@ -484,6 +514,7 @@ def _subnet_class():
                             w = w[:, :blk.dense_dim]
                         rows = {"fc": blk.dense_dim, "g1": blk.dense_dim, "g2": blk.dense_dim,
                                 "dout": blk.dense_dim, "fm": blk.dense_dim,
+                                "ln": blk.dense_dim,
                                 "efc": blk.sparse_dim, "atok": blk.sparse_dim}
                         r = rows.get(name.split("_")[0])
                         if r is not None:
@@ -520,10 +551,10 @@ def _subnet_class():
                 for block in self.blocks.values():
                     for name, w in block.items():
                         if name.endswith("_b"):
-                            fan = block[name[:-2] + "_w"].shape[1]
+                            fan = block[name[:-2] + "_w"].shape[-1]
                         else:
-                            fan = w.shape[1]
-                        _uniform_(w, fan)
+                            fan = w.shape[-1]
+                        _uniform_(w, fan, name)
                 for key in list(self.attns.keys()):
                     self.attns[key] = _transformer(self.space.embedding_dim)
                 _uniform_(self.final_w, self.final_w.shape[1])
@@ -533,6 +564,12 @@ def _subnet_class():
         def forward(self, batch):
             dense0, tokens0 = self.stem(batch)
             return self._index_forward(self.arch, dense0, tokens0)
+
+        def features(self, batch):
+            """The last layer's input ``(B, F)``: ``logits = features @ final_w.T + final_b``."""
+            dense0, tokens0 = self.stem(batch)
+            pieces = self._index_forward(self.arch, dense0, tokens0, features=True)
+            return torch.cat([x for x, _ in pieces], dim=1)
 
     return RecSubnet
 
