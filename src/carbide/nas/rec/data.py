@@ -398,6 +398,15 @@ def read_criteo(path: str | os.PathLike[str], *, chunk_rows: int = 100_000,
         DatasetNotFoundError: the file does not exist.
         InvalidConfigError: a line does not have 40 fields.
     """
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            first = fh.readline().rstrip("\n")
+        fields = len(first.split("\t"))
+        if first and fields != 40:
+            raise InvalidConfigError(
+                f"{path} is not a Criteo Kaggle TSV: its first line has {fields} tab-separated "
+                f"fields, expected 40 (label, I1..I13, C1..C26)"
+            )
     yield from _stream(path, chunk_rows, max_rows, sep="\t", header=None,
                        names=("label",) + CRITEO_INTEGER + CRITEO_CATEGORICAL,
                        dtype={**{c: str for c in CRITEO_CATEGORICAL}, "label": "int64"},
@@ -425,7 +434,7 @@ def read_avazu(path: str | os.PathLike[str], *, chunk_rows: int = 100_000,
             pd = _pandas()
             stamp = pd.to_datetime(chunk["hour"], format="%y%m%d%H")
             chunk["hour_of_day"] = stamp.dt.hour.astype(str)
-            chunk["weekday"] = stamp.dt.weekday.astype(str)
+            chunk["weekday"] = stamp.dt.day_of_week.astype(str)
             chunk = chunk.drop(columns=["hour"])
         yield chunk
 
