@@ -46,7 +46,7 @@ def test_mutation_moves_one_field(tiny_space):
         arch = tiny_space.sample_arch(rng)
         child = tiny_space.mutate_arch(arch, rng)
         tiny_space.validate_arch(child)
-        diffs = [(i, f) for i, (a, b) in enumerate(zip(arch.blocks, child.blocks))
+        diffs = [(i, f) for i, (a, b) in enumerate(zip(arch.blocks, child.blocks, strict=False))
                  for f in a.to_dict() if a.to_dict()[f] != b.to_dict()[f]]
         assert len(diffs) == 1
 

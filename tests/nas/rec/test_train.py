@@ -25,7 +25,7 @@ def test_full_path_probability_decays_from_one_to_zero():
     assert full_path_probability(10, 10) == 0.0 and full_path_probability(50, 10) == 0.0
     assert full_path_probability(0, 0) == 0.0
     probs = [full_path_probability(s, 8) for s in range(12)]
-    assert all(a >= b for a, b in zip(probs, probs[1:]))
+    assert all(a >= b for a, b in zip(probs, probs[1:], strict=False))
 
 
 def test_lr_schedule():

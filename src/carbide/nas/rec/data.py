@@ -310,7 +310,8 @@ def _binary_label(series: pd.Series, name: str) -> np.ndarray:
         y = values.astype(np.float64)
     except (TypeError, ValueError):
         raise InvalidConfigError(
-            f"label {name!r} must be binary 0/1, got values like {sorted(set(map(str, values)))[:5]}"
+            f"label {name!r} must be binary 0/1, got values like "
+            f"{sorted(set(map(str, values)))[:5]}"
         ) from None
     bad = sorted(set(np.unique(y).tolist()) - {0.0, 1.0})
     if bad:

@@ -37,7 +37,7 @@ from ...exceptions import InvalidConfigError
 from .space import RecArch, RecBlock, RecSpace
 
 if TYPE_CHECKING:  # pragma: no cover
-    import torch
+    pass
 
 __all__ = ["CTRStem", "RecSubnet", "RecSupernet", "export_subnet"]
 
@@ -370,14 +370,14 @@ def _supernet_class():
             """Masked run-everything of ``arch`` (``None``: all masks one, the full
             supernet). Every op of every block runs at max width; logits ``(B,)``."""
             space = self.space
-            dmax, tmax, e = space.max_dense, space.max_sparse, space.embedding_dim
+            dmax, tmax, _e = space.max_dense, space.max_sparse, space.embedding_dim
             m = space.merger_tokens if space.interactions else 0
             dense0, tokens0 = self.stem(batch)
             dense_out, sparse_out = [dense0], [tokens0]
             for i in range(1, space.num_blocks + 1):
                 blk = arch.blocks[i - 1] if arch is not None else None
 
-                def on(flag: bool) -> float:
+                def on(flag: bool, blk: RecBlock | None = blk) -> float:
                     return 1.0 if blk is None or flag else 0.0
 
                 dense_masked = [dense_out[j] * on(j in blk.dense_in if blk else True)

@@ -267,9 +267,9 @@ class SupernetEvaluator(Evaluator):
 
     Each new architecture is exported (:func:`export_subnet`), its last layer fine-tuned for
     ``finetune_steps`` Adagrad steps on batches of ``finetune_rows`` fixed training rows (0:
-    no fine-tuning), and its validation logloss measured on ``val_rows`` rows. ``val_acc = -val_logloss``; ``extra``
-    has ``val_logloss``, ``val_auc`` and the architecture JSON; ``cost_s`` is the measured
-    scoring time.
+    no fine-tuning), and its validation logloss measured on ``val_rows`` rows.
+    ``val_acc = -val_logloss``; ``extra`` has ``val_logloss``, ``val_auc`` and the
+    architecture JSON; ``cost_s`` is the measured scoring time.
 
     Args:
         supernet: a trained :class:`RecSupernet`.
