@@ -49,6 +49,9 @@ _LAZY = {
     "run_nasrec": ".experiment",
     "train_arch": ".experiment",
     "rank_correlation": ".experiment",
+    "search_to_dir": ".experiment",
+    "train_to_dir": ".experiment",
+    "trained_supernet": ".experiment",
     "ReproPlan": ".repro",
     "run_repro": ".repro",
 }

@@ -33,7 +33,9 @@ from .train import (
     train_supernet,
 )
 
-__all__ = ["NASRecConfig", "load_ctr", "rank_correlation", "run_nasrec", "train_arch"]
+__all__ = ["NASRecConfig", "load_ctr", "rank_correlation", "run_nasrec", "search_to_dir",
+           "train_arch",
+           "train_to_dir", "trained_supernet"]
 
 _STRATEGIES = ("rea", "random")
 
@@ -308,3 +310,70 @@ def rank_correlation(data: TabularCTR, config: NASRecConfig, *, num_subnets: int
         out[f"kendall_{key}"] = float(kendalltau(scores, truth).statistic)
         out[f"spearman_{key}"] = float(spearmanr(scores, truth).statistic)
     return out
+
+
+def search_to_dir(config: NASRecConfig, out: str | os.PathLike[str], *, root=None,
+                  progress: bool = False) -> dict[str, Any]:
+    """:func:`run_nasrec`, written to ``out``: ``best_arch.json`` (the space and the
+    architecture), ``results.json`` (metrics ``test_logloss``, ``test_auc``,
+    ``baseline_<name>_test_logloss``, ...; rows = models and the search records) and
+    ``report.md`` with the search curve."""
+    from pathlib import Path
+
+    from ..._io import atomic_write
+    from ...results import Report, RunRecorder, subplots
+
+    recorder = RunRecorder(out, system="nasrec", config=asdict(config))
+    result = run_nasrec(config, root=root, progress=progress)
+    with atomic_write(Path(out) / "best_arch.json") as fh:
+        fh.write(json.dumps({"space": result["space"], "arch": result["best_arch"]},
+                            indent=2) + "\n")
+    records = result["history"].records
+    fig, ax = subplots()
+    ax.plot([r["query"] for r in records], [-r["best_so_far"] for r in records])
+    ax.set_xlabel("subnets scored")
+    ax.set_ylabel("best validation logloss (inherited weights)")
+    m = result["metrics"]
+    report = (Report(f"NASRec-{config.space.capitalize()} search on {config.data}")
+              .paragraph(f"{config.strategy} over {config.budget} subnets scored with weights "
+                         f"inherited from the supernet after last-layer fine-tuning; the best "
+                         f"retrained from scratch ({config.epochs} epoch(s), Adagrad lr "
+                         f"{config.lr}, batch {config.batch_size}).")
+              .table(result["rows"], ["model", "test_logloss", "test_auc", "flops", "params",
+                                      "train_s"])
+              .figure(fig, "search_curve.png", "best validation logloss so far"))
+    rows = [{"kind": "model", **r} for r in result["rows"]]
+    rows += [{"kind": "search", **{k: r[k] for k in ("query", "val_acc", "best_so_far",
+                                                     "cost_s", "params")}} for r in records]
+    recorder.finish(metrics=m, rows=rows, report=report)
+    return {**result, "out": str(out)}
+
+
+def train_to_dir(arch_path: str | os.PathLike[str], config: NASRecConfig,
+                 out: str | os.PathLike[str], *, root=None) -> dict[str, Any]:
+    """Train the architecture of ``arch_path`` (a ``best_arch.json``; its ``space`` is used
+    when present) from scratch and write ``results.json``/``report.md`` to ``out``."""
+    from ...results import Report, RunRecorder
+    from .space import space_from_config
+
+    with open(arch_path, encoding="utf-8") as fh:
+        try:
+            saved = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise InvalidConfigError(f"{arch_path} is not JSON: {exc}") from None
+    if isinstance(saved, dict) and "space" in saved:
+        space = space_from_config(saved["space"])
+        config = NASRecConfig(**{**asdict(config), "space": space.name.removeprefix("nasrec-"),
+                                 "dense_dims": space.dense_dims,
+                                 "sparse_dims": space.sparse_dims,
+                                 "merger_tokens": space.merger_tokens,
+                                 "interactions": space.interactions})
+    recorder = RunRecorder(out, system="nasrec", config={"arch": str(arch_path),
+                                                         **asdict(config)})
+    data = load_ctr(config.data, label=config.label, sparse=config.sparse, dense=config.dense,
+                    max_rows=config.max_rows, root=root)
+    res = train_arch(saved, data, config)
+    report = (Report(f"NASRec architecture {arch_path} trained from scratch on {config.data}")
+              .table([res], ["test_logloss", "test_auc", "flops", "params", "train_s"]))
+    recorder.finish(metrics=res, rows=[res], report=report)
+    return res
