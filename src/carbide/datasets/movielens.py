@@ -46,7 +46,9 @@ def load_movielens_ctr(root: str | os.PathLike[str] | None = None, *,
     three characters), ``year`` (release year, ``""`` when unknown): strings, sparse;
     ``genres``: a tuple of genre strings (multi-hot); ``user_activity``, ``item_activity``:
     float, the number of ratings of the user / the item (dense); ``click``: int64, rating >= 4.
-    Roles are in :data:`MOVIELENS_CTR_FIELDS`.
+    Roles are in :data:`MOVIELENS_CTR_FIELDS`. The activity counts are taken over the whole
+    file (as count features usually are), so they see the ratings of every split; they carry
+    no label information.
 
     Raises:
         DatasetNotFoundError: a file is missing (names the path and the source).
