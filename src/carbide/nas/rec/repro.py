@@ -73,10 +73,10 @@ QUICK_PLAN = ReproPlan(
 
 FULL_PLAN = ReproPlan(
     rows=None, seeds=(0, 1, 2), spaces=("small", "full"),
-    baselines=("lr", "fm", "deepfm", "dlrm", "dcnv2"), epochs=2, supernet_epochs=2, budget=48,
-    population=12, sample_size=4, dense_dims=(16, 32, 64, 128, 256), sparse_dims=(4, 8, 12, 16),
+    baselines=("lr", "fm", "deepfm", "dlrm", "dcnv2"), epochs=2, supernet_epochs=2, budget=24,
+    population=8, sample_size=3, dense_dims=(16, 32, 64, 128, 256), sparse_dims=(4, 8, 12, 16),
     merger_tokens=4, finetune_steps=50, finetune_rows=4096, val_rows=5000, corr_subnets=30,
-    corr_rows=30_000, peer=True, expected_minutes=20.0,
+    corr_rows=20_000, peer=True, expected_minutes=10.0,
 )
 
 
