@@ -172,7 +172,9 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
     metrics["best_baseline_test_logloss"] = best
     metrics["test_logloss"] = small
     metrics["test_auc"] = metrics.get("nasrec_small_test_auc", math.nan)
-    corr = [r for r in rows if r["kind"] == "corr"]
+    # JSON has no NaN: a correlation left undefined (all scores tied) comes back as None
+    corr = [{k: (math.nan if v is None else v) for k, v in r.items()}
+            for r in rows if r["kind"] == "corr"]
     for r in corr:
         tag = "bal" if r["interactions"] else "nobal"
         for k in ("kendall_ft", "spearman_ft", "kendall_noft", "spearman_noft"):
