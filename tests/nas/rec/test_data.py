@@ -155,6 +155,8 @@ def test_infer_roles_and_csv(tmp_path, frame):
     assert data.sparse_fields == sparse and data.dense_fields == dense
     with pytest.raises(InvalidConfigError, match="label column 'nope'"):
         infer_roles(df, "nope")
+    with pytest.raises(DatasetNotFoundError, match="missing.csv not found"):
+        TabularCTR.from_csv(tmp_path / "missing.csv", label="click")
 
 
 def _write_movielens(root):

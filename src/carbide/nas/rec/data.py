@@ -263,7 +263,11 @@ class TabularCTR:
                  sparse: Sequence[str] | None = None, dense: Sequence[str] | None = None,
                  max_rows: int | None = None, **kwargs: Any) -> TabularCTR:
         """Read a CSV with a header; columns not given are typed by :func:`infer_roles`."""
+        from ...exceptions import DatasetNotFoundError
+
         pd = _pandas()
+        if not os.path.isfile(path):
+            raise DatasetNotFoundError(f"{path} not found: give the path of your CSV file")
         df = pd.read_csv(path, nrows=max_rows)
         if sparse is None and dense is None:
             sparse, dense = infer_roles(df, label)
