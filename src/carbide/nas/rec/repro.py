@@ -226,7 +226,8 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
             f"interactions, over {bal['n'] if bal else 0} random subnets), so {plan.budget} "
             f"scored subnets (the paper: regularized evolution over 2,048) pick close to a "
             f"random good subnet; the supernet is trained {plan.supernet_epochs} epoch(s) on "
-            f"80k rows, with widths scaled down; MovieLens-100k has only 8 sparse tokens, where "
+            f"{0.8 * (plan.rows or 100_000) / 1000:g}k training rows, widths scaled down; "
+            f"MovieLens-100k has only 8 sparse tokens, where "
             f"a hand-designed FM/DeepFM interaction is already a strong fit.")
     if corr:
         report.heading("Rank correlation: supernet score vs stand-alone test logloss")
