@@ -16,11 +16,14 @@ def test_search_then_train_on_a_csv(tmp_path):
     runner = CliRunner()
     res = runner.invoke(nasrec, ["search", "--data", f"csv:{csv}", "--label", "click",
                                  "--space", "small", "--budget", "3", "--population", "2",
-                                 "--baselines", "lr", "--batch-size", "64", "--out", str(out)])
+                                 "--baselines", "lr", "--batch-size", "64", "--max-table-size", "6",
+                                 "--out", str(out)])
     assert res.exit_code == 0, res.output
     best = json.loads((out / "best_arch.json").read_text())
     assert len(best["arch"]["blocks"]) == 7 and best["space"]["name"] == "small"
-    metrics = json.loads((out / "results.json").read_text())["metrics"]
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["max_table_size"] == 6
+    metrics = results["metrics"]
     assert {"test_logloss", "test_auc", "baseline_lr_test_logloss"} <= set(metrics)
     res = runner.invoke(nasrec, ["train", str(out / "best_arch.json"), "--data", f"csv:{csv}",
                                  "--label", "click", "--batch-size", "64",

@@ -29,6 +29,9 @@ def _options(f):
         click.option("--dense", default=None, help="csv: comma-separated dense columns."),
         click.option("--max-rows", type=click.IntRange(min=10), default=None,
                      help="Read at most this many rows (subsample MovieLens)."),
+        click.option("--max-table-size", type=click.IntRange(min=2), default=1_000_000,
+                     show_default=True,
+                     help="Embedding-table cap; bigger vocabularies are hashed."),
         click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True),
         click.option("--lr", type=float, default=0.12, show_default=True, help="Adagrad lr."),
         click.option("--batch-size", type=click.IntRange(min=1), default=512,
@@ -58,17 +61,18 @@ def _options(f):
                    "instead of the CPU-scaled ones.")
 @click.option("--baselines", default="lr,fm,deepfm,dlrm,dcnv2", show_default=True,
               help="Comma-separated baselines trained beside ('' for none).")
-def search(data, label, sparse, dense, max_rows, epochs, lr, batch_size, seed, root, out, space,
-           budget, strategy, population, supernet_epochs, paper_widths, baselines) -> None:
+def search(data, label, sparse, dense, max_rows, max_table_size, epochs, lr, batch_size, seed,
+           root, out, space, budget, strategy, population, supernet_epochs, paper_widths,
+           baselines) -> None:
     """Train the supernet, search, retrain the best from scratch; writes best_arch.json."""
     from . import NASRecConfig, search_to_dir
 
     widths = ({"dense_dims": None, "sparse_dims": None, "merger_tokens": 8} if paper_widths
               else {})
     cfg = NASRecConfig(data=data, label=label, sparse=_columns(sparse), dense=_columns(dense),
-                       max_rows=max_rows, space=space, budget=budget, strategy=strategy,
-                       population=min(population, budget), sample_size=min(4, population,
-                                                                           budget),
+                       max_rows=max_rows, max_table_size=max_table_size, space=space,
+                       budget=budget, strategy=strategy, population=min(population, budget),
+                       sample_size=min(4, population, budget),
                        supernet_epochs=supernet_epochs, epochs=epochs, lr=lr,
                        batch_size=batch_size, baselines=_columns(baselines) or (), seed=seed,
                        **widths)
@@ -80,14 +84,14 @@ def search(data, label, sparse, dense, max_rows, epochs, lr, batch_size, seed, r
 @nasrec.command()
 @click.argument("arch", type=click.Path(dir_okay=False, exists=True))
 @_options
-def train(arch, data, label, sparse, dense, max_rows, epochs, lr, batch_size, seed, root,
-          out) -> None:
+def train(arch, data, label, sparse, dense, max_rows, max_table_size, epochs, lr, batch_size,
+          seed, root, out) -> None:
     """Train ARCH (a best_arch.json) from scratch and report test logloss and AUC."""
     from . import NASRecConfig, train_to_dir
 
     cfg = NASRecConfig(data=data, label=label, sparse=_columns(sparse), dense=_columns(dense),
-                       max_rows=max_rows, epochs=epochs, lr=lr, batch_size=batch_size,
-                       seed=seed, baselines=(), budget=16, population=16)
+                       max_rows=max_rows, max_table_size=max_table_size, epochs=epochs, lr=lr,
+                       batch_size=batch_size, seed=seed, baselines=(), budget=16, population=16)
     m = train_to_dir(arch, cfg, out, root=root)
     click.echo(f"test logloss {m['test_logloss']:.4f}, AUC {m['test_auc']:.4f} -> "
                f"{out}/results.json")

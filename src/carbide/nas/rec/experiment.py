@@ -49,6 +49,7 @@ class NASRecConfig:
         label: the click column (csv only; fixed for the others).
         sparse, dense: csv column roles (``None``: typed automatically).
         max_rows: read at most this many rows (criteo/avazu/csv), or subsample MovieLens.
+        max_table_size: embedding-table cap; bigger vocabularies are hashed.
         space: ``"small"`` or ``"full"``.
         dense_dims, sparse_dims, merger_tokens: width overrides of the space (``None``: the
             paper's; CPU runs scale them down).
@@ -69,6 +70,7 @@ class NASRecConfig:
     sparse: tuple[str, ...] | None = None
     dense: tuple[str, ...] | None = None
     max_rows: int | None = None
+    max_table_size: int = 1_000_000
     space: str = "small"
     dense_dims: tuple[int, ...] | None = (16, 32, 64, 128, 256)
     sparse_dims: tuple[int, ...] | None = (4, 8, 12, 16)
@@ -116,6 +118,7 @@ class NASRecConfig:
             raise InvalidConfigError(f"unknown baseline(s) {bad}; choose from {list(BASELINES)}")
         if self.max_rows is not None:
             check_int("max_rows", self.max_rows, 10)
+        check_int("max_table_size", self.max_table_size, 2)
         kind = self.data.split(":", 1)[0]
         if kind not in ("movielens-100k", "criteo", "avazu", "csv"):
             raise InvalidConfigError(
@@ -140,7 +143,8 @@ class NASRecConfig:
 
 
 def load_ctr(spec: str, *, label: str | None = None, sparse=None, dense=None,
-             max_rows: int | None = None, root=None) -> TabularCTR:
+             max_rows: int | None = None, max_table_size: int = 1_000_000,
+             root=None) -> TabularCTR:
     """Load a CTR table by spec (see :attr:`NASRecConfig.data`)."""
     kind, _, path = spec.partition(":")
     if kind == "movielens-100k":
@@ -149,19 +153,19 @@ def load_ctr(spec: str, *, label: str | None = None, sparse=None, dense=None,
 
         data = TabularCTR.from_dataframe(load_movielens_ctr(root), sparse=F["sparse"],
                                          dense=F["dense"], multi_hot=F["multi_hot"],
-                                         label=F["label"])
+                                         label=F["label"], max_table_size=max_table_size)
         return data.subsample(max_rows) if max_rows else data
     if not path:
         raise InvalidConfigError(f"data {spec!r} needs a path: {kind}:PATH")
     if kind == "criteo":
-        return TabularCTR.from_criteo(path, max_rows=max_rows)
+        return TabularCTR.from_criteo(path, max_rows=max_rows, max_table_size=max_table_size)
     if kind == "avazu":
-        return TabularCTR.from_avazu(path, max_rows=max_rows)
+        return TabularCTR.from_avazu(path, max_rows=max_rows, max_table_size=max_table_size)
     if kind == "csv":
         if not label:
             raise InvalidConfigError("a csv needs label= (the click column)")
         return TabularCTR.from_csv(path, label=label, sparse=sparse, dense=dense,
-                                   max_rows=max_rows)
+                                   max_rows=max_rows, max_table_size=max_table_size)
     raise InvalidConfigError(f"unknown data kind {kind!r}; use movielens-100k, criteo:, "
                              f"avazu: or csv:")
 
@@ -234,7 +238,8 @@ def run_nasrec(config: NASRecConfig, *, data: TabularCTR | None = None, root=Non
 
     if data is None:
         data = load_ctr(config.data, label=config.label, sparse=config.sparse,
-                        dense=config.dense, max_rows=config.max_rows, root=root)
+                        dense=config.dense, max_rows=config.max_rows,
+                        max_table_size=config.max_table_size, root=root)
     space = config.make_space()
     net, sn_hist = trained_supernet(data, config, space)
     evaluator = SupernetEvaluator(net, data, finetune_steps=config.finetune_steps,
@@ -371,7 +376,8 @@ def train_to_dir(arch_path: str | os.PathLike[str], config: NASRecConfig,
     recorder = RunRecorder(out, system="nasrec", config={"arch": str(arch_path),
                                                          **asdict(config)})
     data = load_ctr(config.data, label=config.label, sparse=config.sparse, dense=config.dense,
-                    max_rows=config.max_rows, root=root)
+                    max_rows=config.max_rows,
+                        max_table_size=config.max_table_size, root=root)
     res = train_arch(saved, data, config)
     report = (Report(f"NASRec architecture {arch_path} trained from scratch on {config.data}")
               .table([res], ["test_logloss", "test_auc", "flops", "params", "train_s"]))
