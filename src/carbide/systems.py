@@ -74,6 +74,8 @@ SYSTEMS: dict[str, SystemInfo] = {
         SystemInfo(
             "nasrec", "NASRec", "arXiv 2207.07187", "carbide.nas.rec",
             "weight-sharing supernet NAS for CTR models",
+            cli="carbide.nas.rec.cli:nasrec",
+            repro="carbide.nas.rec.repro:run_repro",
         ),
         SystemInfo(
             "scalenas", "ScaleNAS", "arXiv 2011.14584", "carbide.nas.scale",

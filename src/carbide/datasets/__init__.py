@@ -46,6 +46,8 @@ _LAZY = {
     "Source": "._sources",
     "Artifact": "._sources",
     "get_source": "._sources",
+    "load_movielens_ctr": ".movielens",
+    "MOVIELENS_CTR_FIELDS": ".movielens",
 }
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "FederatedDataset",
     "FileCheck",
     "FlowSnapshots",
+    "MOVIELENS_CTR_FIELDS",
     "ImageDataset",
     "Source",
     "NASBench101",
@@ -72,6 +75,7 @@ __all__ = [
     "load_fashion_mnist",
     "load_femnist",
     "load_leaf",
+    "load_movielens_ctr",
     "load_openfoam_buildings",
     "load_planetoid",
     "load_pv",

@@ -153,9 +153,10 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             "movielens-100k", "movielens-100k", ("movielens-100k/ml-100k.*",),
-            "MovieLens-100k: 100,000 ratings by 943 users of 1,682 movies (RecBole atomic files)",
-            "recbole 1.2.1 wheel; GroupLens MovieLens-100k (research use, no redistribution)",
-            "carbide.nasrec (RecBole atomic files ml-100k.{inter,user,item})",
+            "MovieLens-100k: 100,000 ratings by 943 users of 1,682 movies (CTR: rating >= 4)",
+            "recbole 1.2.1 wheel (dataset_example/ml-100k); GroupLens MovieLens-100k "
+            "(research use, no redistribution)",
+            "carbide.datasets.movielens:load_movielens_ctr",
         ),
     )
 }
