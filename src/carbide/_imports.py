@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
+from pathlib import Path
 from types import ModuleType
 
 from .exceptions import MissingDependencyError
@@ -21,6 +24,32 @@ EXTRAS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _preload_deepctr_without_version_check() -> None:
+    # deepctr-torch 0.3.0's __init__ starts a thread that asks PyPI for a newer release and,
+    # offline (CI), prints to *stdout* (breaking `carbide info --json`). carbide never touches
+    # the network implicitly, so its utils module is loaded first with that check disabled;
+    # the package's `from .utils import check_version` then finds it in sys.modules.
+    if "deepctr_torch" in sys.modules or "deepctr_torch.utils" in sys.modules:
+        return
+    spec = importlib.util.find_spec("deepctr_torch")
+    if spec is None or not spec.submodule_search_locations:
+        return  # not installed: the caller's import raises the usual error
+    path = Path(next(iter(spec.submodule_search_locations))) / "utils.py"
+    uspec = importlib.util.spec_from_file_location("deepctr_torch.utils", path)
+    if uspec is None or uspec.loader is None:
+        return
+    utils = importlib.util.module_from_spec(uspec)
+    uspec.loader.exec_module(utils)
+    utils.check_version = lambda version: None
+    sys.modules["deepctr_torch.utils"] = utils
+
+
+def _import(module: str) -> ModuleType:
+    if module.split(".")[0] == "deepctr_torch":
+        _preload_deepctr_without_version_check()
+    return importlib.import_module(module)
+
+
 def optional_import(module: str, extra: str, *, purpose: str | None = None) -> ModuleType:
     """Import ``module`` or raise :class:`MissingDependencyError` naming the extra to install.
 
@@ -33,7 +62,7 @@ def optional_import(module: str, extra: str, *, purpose: str | None = None) -> M
         The imported module.
     """
     try:
-        return importlib.import_module(module)
+        return _import(module)
     except ImportError as exc:  # ModuleNotFoundError included; a broken install shows its cause
         top = module.split(".")[0]
         what = purpose or top
@@ -54,7 +83,7 @@ def check_extras(extras: dict[str, tuple[str, ...]] | None = None) -> dict[str, 
         out[extra] = None
         for module in modules:
             try:
-                importlib.import_module(module)
+                _import(module)
             except Exception as exc:  # a broken install (not only a missing one) is reported too
                 out[extra] = f"{module}: {type(exc).__name__}: {exc}"
                 break

@@ -23,3 +23,21 @@ def test_pv_without_pandas_names_the_forecast_extra(monkeypatch, tmp_path):
     mask_module(monkeypatch, "pandas")
     with pytest.raises(MissingDependencyError, match=r'pip install "carbide\[forecast\]"'):
         load_pv("system50", root=tmp_path, verify=False)
+
+
+def test_deepctr_peer_import_prints_nothing_and_asks_no_server():
+    # deepctr-torch's own __init__ prints to stdout when its PyPI version check fails (offline)
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("deepctr_torch") is None:
+        pytest.skip("deepctr-torch (extra nasrec-peers) is not installed")
+    code = ("from carbide._imports import optional_import\n"
+            "m = optional_import('deepctr_torch.models', 'nasrec-peers')\n"
+            "import threading, time\n"
+            "time.sleep(0.5)\n"
+            "print(sorted(t.name for t in threading.enumerate() if t is not threading.main_thread()"
+            "))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
