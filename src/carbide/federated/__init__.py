@@ -58,6 +58,8 @@ _LAZY = {
     "load_federated_data": ".experiment",
     "run_backdoor": ".experiment",
     "attack_data": ".experiment",
+    "record_backdoor_run": ".experiment",
+    "ReproPlan": ".repro",
     "run_repro": ".repro",
     "attacks": "",
     "defenses": "",

@@ -36,10 +36,12 @@ _LAZY = {
     "layerwise_inference": ".train",
     "power_law_graph": ".synthetic",
     "synthetic_node_task": ".synthetic",
+    "NodeClassificationConfig": ".experiment",
     "RunConfig": ".experiment",
+    "record_node_classification": ".experiment",
+    "ReproPlan": ".repro",
     "run_node_classification": ".experiment",
     "run_repro": ".repro",
-    "gather_benchmark": ".bench",
     "pack_bits": "._packing",
     "unpack_bits": "._packing",
 }

@@ -5,7 +5,7 @@ targets, compacts them to plain conv pairs, and times a forward pass with
 torch.utils.benchmark (median, one thread). Latency does not depend on the trained weights,
 so random ones suffice. Prints one table row per (model, target, batch).
 
-Run: OMP_NUM_THREADS=1 python benchmarks/lowrank_latency.py [--threads 1] [--time 1.0]
+Run: OMP_NUM_THREADS=1 python benchmarks/svdtrain_latency.py [--threads 1] [--time 1.0]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Ray, and prints rounds per second (median over the timed rounds, after one warm-
 with where a round's time goes: the backend's wall time for the clients (train), the sum of
 the clients' own training seconds (client), aggregation and evaluation.
 
-Run: OMP_NUM_THREADS=1 CARBIDE_DATA=../shared/data python benchmarks/fl_rounds.py
+Run: OMP_NUM_THREADS=1 CARBIDE_DATA=../shared/data python benchmarks/backdoor_rounds.py
      [--rounds 6] [--backends local,ray] [--hidden 2048]
 """
 
