@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ._types import ImageDataset
 
-__all__ = ["CIFAR10_CLASSES", "load_cifar10", "write_cifar10_fixture"]
+__all__ = ["CIFAR10_CLASSES", "load_cifar10",]
 
 #: Class names in the standard CIFAR-10 order (alphabetical, as the tarball's folders), index =
 #: label.
@@ -222,57 +222,3 @@ def _decode_tarball(
             if bar:
                 bar.advance(task)
     return images, labels
-
-
-def write_cifar10_fixture(
-    root: str | os.PathLike[str], *, train_per_class: int = 3, test_per_class: int = 2
-) -> Path:
-    """Write tiny synthetic CIFAR-10 tarballs in the original layout.
-
-    Writes ``<root>/cifar10/cifar10_{train,test}_jpg.tar.gz`` holding
-    ``cifar10/<split>/<class>/<nnnn>.jpg`` (32x32 RGB, quality 75). The tarballs are
-    byte-for-byte deterministic, and their members are stored in reverse order so that the
-    loader's sorting is exercised. Image ``n`` of class ``c`` is a flat colour with red =
-    ``20 * c + 10``, green = ``10 * n + 5`` and blue = 128, so tests can check labels and order
-    against pixels (flat colours survive JPEG within a few levels).
-
-    Args:
-        root: data root to write under (created if needed).
-        train_per_class: images per class in the train split.
-        test_per_class: images per class in the test split.
-
-    Returns:
-        The ``cifar10`` folder written.
-    """
-    import gzip
-
-    import numpy as np
-    from PIL import Image
-
-    folder = Path(root) / "cifar10"
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, per_class in (("train", train_per_class), ("test", test_per_class)):
-        members: list[tuple[str, bytes | None]] = [("cifar10", None), (f"cifar10/{split}", None)]
-        for c, name in enumerate(CIFAR10_CLASSES):
-            members.append((f"cifar10/{split}/{name}", None))
-            for n in range(per_class):
-                pixels = np.empty((32, 32, 3), dtype=np.uint8)
-                pixels[...] = (20 * c + 10, 10 * n + 5, 128)
-                buf = io.BytesIO()
-                Image.fromarray(pixels, "RGB").save(buf, format="JPEG", quality=75)
-                members.append((f"cifar10/{split}/{name}/{n:04d}.jpg", buf.getvalue()))
-        dirs = [m for m in members if m[1] is None]
-        files = [m for m in members if m[1] is not None][::-1]
-        with open(folder / f"cifar10_{split}_jpg.tar.gz", "wb") as raw, gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, mtime=0
-        ) as gz, tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tf:
-            for path, data in dirs + files:
-                info = tarfile.TarInfo(path)
-                info.mtime = 0
-                if data is None:
-                    info.type, info.mode = tarfile.DIRTYPE, 0o755
-                    tf.addfile(info)
-                else:
-                    info.size, info.mode = len(data), 0o644
-                    tf.addfile(info, io.BytesIO(data))
-    return folder

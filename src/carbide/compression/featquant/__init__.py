@@ -32,6 +32,7 @@ _LAZY = {
     "GraphSAGE": ".train",
     "TrainConfig": ".train",
     "TrainResult": ".train",
+    "as_feature_source": ".train",
     "train_node_classifier": ".train",
     "layerwise_inference": ".train",
     "power_law_graph": ".synthetic",

@@ -177,7 +177,10 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
     table = _summarize(acc_rows, ("dataset", "setting"))
     dens = _summarize(den_rows, ("setting", "drop_edges"))
     seeds = sorted({r["seed"] for r in rows})
-    quick = dataclasses.replace(plan, expected_minutes=QUICK_PLAN.expected_minutes) == QUICK_PLAN
+    mode = next((name for name, known in (("quick", QUICK_PLAN), ("full", FULL_PLAN))
+                 if dataclasses.replace(plan, expected_minutes=known.expected_minutes) == known),
+                "custom")
+    quick = mode == "quick"
     density = plan.density
 
     base = {t["dataset"]: t["test_acc_mean"] for t in table if t["setting"] == "fp32"}
@@ -222,8 +225,7 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
         f"{','.join(map(str, plan.fanouts[::-1]))} listed from the input layer; batch "
         f"{plan.batch_size}; Adam 3e-3; {plan.epochs} epochs; best-validation model tested) on "
         f"the Planetoid public splits, features gathered and dequantized per batch from the "
-        f"compressed store. Mean ± sample std over seeds {seeds}. Mode: "
-        f"{'quick' if quick else 'full'}."
+        f"compressed store. Mean ± sample std over seeds {seeds}. Mode: {mode}."
     )
     report.heading("The paper's claims beside ours")
     report.claims([
