@@ -61,7 +61,7 @@ def main() -> None:
                      "startup s": start})
     print(f"FEMNIST, 100 writers ({sum(len(y) for _, y in data.clients.values())} samples), "
           f"10 per round, 1 local epoch, LEAF CNN hidden={args.hidden} "
-          f"({sum(p.numel() for p in model.build().parameters()):,} parameters); median of "
+          f"({sum(p.numel() for p in model.build_model().parameters()):,} parameters); median of "
           f"{args.rounds} rounds after one warm-up; evaluation on {len(data.test[1])} test "
           f"images is outside the round time")
     print(markdown_table(rows))

@@ -15,7 +15,7 @@ import argparse
 import torch
 
 from carbide.compression.lowrank import (
-    SmallCNN,
+    SmallBNCNN,
     compact,
     count_flops,
     count_params,
@@ -34,7 +34,7 @@ def main() -> None:
     torch.manual_seed(0)
     rows = []
     for name, model, shape in (("resnet20", resnet20(), (3, 32, 32)),
-                               ("smallcnn", SmallCNN(), (1, 28, 28))):
+                               ("smallcnn", SmallBNCNN(), (1, 28, 28))):
         model.eval()
         f0 = count_flops(model, shape)
         for target in (1.0, 1.5, 2.0, 3.0):

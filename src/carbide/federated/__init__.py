@@ -42,7 +42,7 @@ _LAZY = {
     "MODEL_KINDS": ".models",
     "LeafCNN": ".models",
     "ModelSpec": ".models",
-    "SmallCNN": ".models",
+    "SmallLeafCNN": ".models",
     "PartitionSpec": ".partition",
     "parse_partition": ".partition",
     "partition_iid": ".partition",

@@ -32,7 +32,7 @@ _LAZY = {
     "flops_by_module": ".flops",
     "MODELS": ".models",
     "CifarResNet": ".models",
-    "SmallCNN": ".models",
+    "SmallBNCNN": ".models",
     "build_model": ".models",
     "resnet20": ".models",
     "prune_filters": ".baselines",
