@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from .._imports import optional_import
+from ..datasets._root import manifest_files
 from ..datasets.cifar10 import CIFAR10_CLASSES
 from ..datasets.fashion_mnist import _SPLITS, _idx_bytes
-from ..datasets._root import manifest_files
 from ..datasets.femnist import FEMNIST_NUM_CLASSES
 from ..datasets.nasbench import _NB101_VERTICES
 from ..datasets.planetoid import _NUM_VAL, PLANETOID_NAMES, _check_name
