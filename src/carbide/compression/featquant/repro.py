@@ -88,7 +88,7 @@ QUICK_PLAN = ReproPlan(
     datasets=("cora",), settings=(_SETTINGS[0], _SETTINGS[4], _SETTINGS[5], _SETTINGS[9]),
     density=(0.0, 0.9), density_settings=(_DENSITY_SETTINGS[0], _DENSITY_SETTINGS[1],
                                           _DENSITY_SETTINGS[4]),
-    seeds=2, epochs=15, expected_minutes=1.5)
+    seeds=2, epochs=15, expected_minutes=1.0)
 
 
 def _jobs(plan: ReproPlan, seed: int) -> list[NodeClassificationConfig]:
