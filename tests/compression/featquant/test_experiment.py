@@ -70,7 +70,7 @@ TINY = ReproPlan(datasets=("cora",), settings=({"method": "none"}, {"method": "s
 def test_repro_on_a_tiny_plan_reports_finite_figures(shared_root, tmp_path):
     result = run_repro(tmp_path, plan=TINY, root=shared_root)
     m = result["metrics"]
-    assert m["runs"] == 8 and len(result["rows"]) == 8
+    assert m["runs"] == 12 and len(result["rows"]) == 12  # 2 x 2 accuracy + 2 x 2 x 2 density
     assert m["cora_best_30x_setting"] == "SQ1" and 30 <= m["cora_best_30x_ratio"] <= 40
     assert 0.3 < m["cora_fp32_test_acc"] <= 1.0 and 0.3 < m["cora_best_30x_test_acc"] <= 1.0
     assert math.isfinite(m["cora_best_30x_loss_pts"]) and abs(m["cora_best_30x_loss_pts"]) < 30
