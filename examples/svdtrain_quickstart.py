@@ -7,7 +7,7 @@ Run: CARBIDE_DATA=../shared/data python examples/svdtrain_quickstart.py
 from __future__ import annotations
 
 from carbide.compression.lowrank import (
-    SmallCNN,
+    SmallBNCNN,
     SVDRegularizer,
     compact,
     count_flops,
@@ -21,7 +21,7 @@ from carbide.compression.lowrank import (
 
 def main() -> None:
     task = load_image_task("fashion-mnist", train_subset=5000)
-    model = SmallCNN()                       # or your own nn.Module
+    model = SmallBNCNN()                       # or your own nn.Module
     flops = count_flops(model, task.input_shape)
     print(decompose(model, mode="channel", init="random"))   # lists what it skipped and why
     train_epochs(model, task, 2, regularizer=SVDRegularizer("none", 0.0, orth=1.0))

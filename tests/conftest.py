@@ -51,3 +51,14 @@ def require_dataset(root: Path, *rel: str) -> None:
     for r in rel:
         if not (root / r).exists():
             pytest.skip(f"{root / r} is absent: this test needs the shared dataset")
+
+
+@pytest.fixture
+def carbide_cli():
+    """Run the console script as a user does (a subprocess):
+    ``carbide_cli("svdtrain", "train", "--out", tmp_path, data=shared_root)`` returns the
+    finished process (``returncode``, ``stdout``, ``stderr``); see
+    :func:`carbide.testing.run_cli`."""
+    from carbide.testing import run_cli
+
+    return run_cli

@@ -27,9 +27,12 @@ def _with_built(monkeypatch, **repros):
     monkeypatch.setattr(systems, "SYSTEMS", table)
 
 
-def test_ten_systems_all_planned_until_built():
+def test_ten_systems_each_planned_or_fully_built():
     assert len(systems.SYSTEMS) == 10
     assert {s.package.split(".")[0] for s in systems.SYSTEMS.values()} == {"carbide"}
+    for s in systems.SYSTEMS.values():  # built means both entry points; planned means neither
+        assert (s.cli is None) == (s.repro is None), s.name
+        assert s.status == ("built" if s.cli else "planned")
 
 
 def _all_planned(monkeypatch):

@@ -14,7 +14,7 @@ from ._lazy import lazy_exports
 __version__ = "0.1.0"
 
 _SUBPACKAGES = ("cli", "compression", "datasets", "exceptions", "federated", "forecasting",
-                "insitu", "nas", "results", "systems")
+                "insitu", "nas", "results", "systems", "testing")
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import (  # noqa: F401
@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
         nas,
         results,
         systems,
+        testing,
     )
 
 __all__ = ["__version__", *_SUBPACKAGES]

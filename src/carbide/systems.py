@@ -26,7 +26,8 @@ from typing import Any
 
 from .exceptions import CarbideError, InvalidConfigError
 
-__all__ = ["SYSTEMS", "SystemInfo", "get_system", "load_entry_point", "reproduce_all"]
+__all__ = ["SYSTEMS", "SystemInfo", "get_system", "load_entry_point", "quick_minutes",
+           "reproduce_all", "systems_table"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,31 @@ def load_entry_point(spec: str) -> Callable[..., Any]:
     if not module or not attr:
         raise InvalidConfigError(f"entry point must look like 'module:attribute', got {spec!r}")
     return getattr(importlib.import_module(module), attr)
+
+
+def quick_minutes(name: str) -> float | None:
+    """``QUICK_PLAN.expected_minutes`` of a built system's reproduction (``None``: planned, or
+    not stated). Imports the reproduction module (and so torch)."""
+    info = get_system(name)
+    if info.repro is None:
+        return None
+    module = importlib.import_module(info.repro.partition(":")[0])
+    minutes = getattr(getattr(module, "QUICK_PLAN", None), "expected_minutes", None)
+    return float(minutes) if minutes else None
+
+
+def systems_table() -> str:
+    """The README's table of the ten systems, generated from :data:`SYSTEMS` (a test checks
+    that README.md holds exactly this text). "quick" is each quick reproduction's expected
+    wall time on an idle 2-core machine."""
+    lines = ["| system (paper) | what it does | package | CLI | status | quick run |",
+             "|---|---|---|---|---|---|"]
+    for s in SYSTEMS.values():
+        minutes = quick_minutes(s.name)
+        quick = "—" if minutes is None else f"{minutes:g} min"
+        lines.append(f"| {s.title} ({s.paper}) | {s.summary} | `{s.package}` | "
+                     f"`carbide {s.name}` | {s.status} | {quick} |")
+    return "\n".join(lines) + "\n"
 
 
 def reproduce_all(

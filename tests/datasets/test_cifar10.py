@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from carbide.datasets import cifar10 as cifar_mod
-from carbide.datasets.cifar10 import CIFAR10_CLASSES, load_cifar10, write_cifar10_fixture
+from carbide.datasets.cifar10 import CIFAR10_CLASSES, load_cifar10
 from carbide.exceptions import DatasetCorruptError, DatasetNotFoundError, InvalidConfigError
+from carbide.testing import write_cifar10_fixture
 from tests.conftest import require_dataset
 
 torch = pytest.importorskip("torch")

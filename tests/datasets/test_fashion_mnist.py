@@ -15,9 +15,9 @@ from carbide.datasets.fashion_mnist import (
     _idx_bytes,
     load_fashion_mnist,
     read_idx,
-    write_fashion_mnist_fixture,
 )
 from carbide.exceptions import DatasetCorruptError, DatasetNotFoundError, InvalidConfigError
+from carbide.testing import write_fashion_mnist_fixture
 from tests.conftest import require_dataset
 
 torch = pytest.importorskip("torch")

@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from carbide.datasets.femnist import (
-    FEMNIST_NUM_CLASSES,
-    load_femnist,
-    load_leaf,
-    write_femnist_fixture,
-)
+from carbide.datasets.femnist import FEMNIST_NUM_CLASSES, load_femnist, load_leaf
 from carbide.exceptions import DatasetCorruptError, DatasetNotFoundError, InvalidConfigError
+from carbide.testing import write_femnist_fixture
 from tests.conftest import require_dataset
 
 torch = pytest.importorskip("torch")

@@ -18,10 +18,9 @@ from carbide.datasets.nasbench import (
     NASBench201,
     nb201_arch_str_to_key,
     nb201_key_to_arch_str,
-    write_nasbench101_fixture,
-    write_nasbench201_fixture,
 )
 from carbide.exceptions import DatasetCorruptError, DatasetNotFoundError, InvalidConfigError
+from carbide.testing import write_nasbench101_fixture, write_nasbench201_fixture
 from tests.conftest import require_dataset
 
 # ----------------------------------------------------------------------------- NAS-Bench-201

@@ -7,13 +7,9 @@ import gzip
 import numpy as np
 import pytest
 
-from carbide.datasets.openfoam import (
-    FlowSnapshots,
-    load_openfoam_buildings,
-    read_openfoam_csv,
-    write_openfoam_fixture,
-)
+from carbide.datasets.openfoam import FlowSnapshots, load_openfoam_buildings, read_openfoam_csv
 from carbide.exceptions import DatasetCorruptError, DatasetNotFoundError, InvalidConfigError
+from carbide.testing import write_openfoam_fixture
 from tests.conftest import require_dataset
 
 FIELDS = ("U:0", "U:1", "U:2", "epsilon", "k", "nut", "p")

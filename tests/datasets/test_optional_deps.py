@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from carbide.datasets import load_planetoid, load_pv
-from carbide.datasets.planetoid import write_planetoid_fixture
-from carbide.datasets.pv import write_pv_fixture
 from carbide.exceptions import MissingDependencyError
+from carbide.testing import write_planetoid_fixture, write_pv_fixture
 from tests.conftest import mask_module
 
 

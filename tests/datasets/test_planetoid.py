@@ -8,13 +8,14 @@ import sys
 
 import pytest
 
-from carbide.datasets.planetoid import PLANETOID_NAMES, load_planetoid, write_planetoid_fixture
+from carbide.datasets.planetoid import PLANETOID_NAMES, load_planetoid
 from carbide.exceptions import (
     DatasetCorruptError,
     DatasetNotFoundError,
     InvalidConfigError,
     MissingDependencyError,
 )
+from carbide.testing import write_planetoid_fixture
 from tests.conftest import require_dataset
 
 torch = pytest.importorskip("torch")

@@ -12,7 +12,8 @@ from tests.conftest import require_dataset
 pd = pytest.importorskip("pandas")
 pytest.importorskip("pyarrow")
 
-from carbide.datasets.pv import NAN_POLICY, PV_SITES, align_pv, load_pv, write_pv_fixture  # noqa: E402
+from carbide.datasets.pv import NAN_POLICY, PV_SITES, align_pv, load_pv  # noqa: E402
+from carbide.testing import write_pv_fixture  # noqa: E402
 
 NAN = float("nan")
 COLUMNS = ["ac_power", "temp_air", "ghi", "ghi_clear", "dni_clear", "dhi_clear", "clearsky_index"]

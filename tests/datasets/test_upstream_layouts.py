@@ -17,8 +17,8 @@ from carbide.datasets.cifar10 import (
     write_cifar10_fixture,
     write_cifar10_python_fixture,
 )
-from carbide.datasets.openfoam import write_openfoam_fixture
 from carbide.exceptions import DatasetCorruptError
+from carbide.testing import write_openfoam_fixture
 
 
 def test_cifar10_python_tarball_is_read_exactly_in_label_order(tmp_path):

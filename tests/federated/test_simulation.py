@@ -123,7 +123,7 @@ def test_scheduled_attackers_join_attack_rounds_only_as_attackers():
 def _task(poison=None, seed=5):
     x, y = _clients()["c1"]
     torch.manual_seed(0)
-    model = SPEC.build()
+    model = SPEC.build_model()
     return ClientTask("c1", SPEC, state_vector(model), x, y, LocalTraining(batch_size=4),
                       seed, poison)
 

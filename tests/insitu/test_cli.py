@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.cli.test_cli import carbide
+from carbide.testing import run_cli as carbide
 
 TINY = ("--nx", "40", "--ny", "16", "--radius", "2", "--reynolds", "20", "--ranks", "2",
         "--steps", "100", "--warmup", "0", "--every", "5", "--window", "8",

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from carbide.datasets import NASBench101, NASBench201
-from carbide.datasets.nasbench import write_nasbench101_fixture, write_nasbench201_fixture
 from carbide.exceptions import DatasetCorruptError, InvalidArchitectureError, InvalidConfigError
 from carbide.nas import (
     Cell,
@@ -22,6 +21,7 @@ from carbide.nas import (
     make_evaluator,
     make_space,
 )
+from carbide.testing import write_nasbench101_fixture, write_nasbench201_fixture
 
 
 @pytest.fixture

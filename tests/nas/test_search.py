@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from carbide.datasets import NASBench101, NASBench201
-from carbide.datasets.nasbench import write_nasbench101_fixture, write_nasbench201_fixture
 from carbide.exceptions import InvalidConfigError
 from carbide.nas import (
     NB101Evaluator,
@@ -22,6 +21,7 @@ from carbide.nas import (
     run_search,
 )
 from carbide.nas.evaluators import Evaluation, Evaluator
+from carbide.testing import write_nasbench101_fixture, write_nasbench201_fixture
 
 
 class _Synthetic(Evaluator):

@@ -6,11 +6,7 @@ import numpy as np
 import pytest
 
 from carbide.datasets import NASBench101, NASBench201
-from carbide.datasets.nasbench import (
-    nb201_key_to_arch_str,
-    write_nasbench101_fixture,
-    write_nasbench201_fixture,
-)
+from carbide.datasets.nasbench import nb201_key_to_arch_str
 from carbide.exceptions import InvalidArchitectureError, InvalidConfigError
 from carbide.nas import (
     Cell,
@@ -20,6 +16,7 @@ from carbide.nas import (
     default_max_edges,
     make_space,
 )
+from carbide.testing import write_nasbench101_fixture, write_nasbench201_fixture
 
 
 @pytest.mark.parametrize("space", [NB101Space(), NB101Space(max_nodes=12), NB101Space(30),

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ._types import ImageDataset
 
-__all__ = ["FASHION_MNIST_CLASSES", "load_fashion_mnist", "read_idx", "write_fashion_mnist_fixture"]
+__all__ = ["FASHION_MNIST_CLASSES", "load_fashion_mnist", "read_idx",]
 
 #: Class names, index = label.
 FASHION_MNIST_CLASSES: tuple[str, ...] = (
@@ -164,37 +164,3 @@ def load_fashion_mnist(
         labels=torch.from_numpy(labels.astype("int64")),
         classes=FASHION_MNIST_CLASSES,
     )
-
-
-def write_fashion_mnist_fixture(
-    root: str | os.PathLike[str], *, num_train: int = 20, num_test: int = 10, seed: int = 0
-) -> Path:
-    """Write a tiny synthetic Fashion-MNIST in the original layout.
-
-    Writes the four gzip idx files under ``<root>/fashion-mnist/`` (byte-for-byte deterministic:
-    gzip timestamps are zeroed). Image ``i`` has label ``i % 10``, random pixels, and its top-left
-    pixel set to ``label`` so tests can check that images and labels stay aligned.
-
-    Args:
-        root: data root to write under (created if needed).
-        num_train: images in the train split.
-        num_test: images in the test split.
-        seed: seed of the random pixels.
-
-    Returns:
-        The ``fashion-mnist`` folder written.
-    """
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    folder = Path(root) / "fashion-mnist"
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, n in (("train", num_train), ("test", num_test)):
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-        images[:, 0, 0] = labels
-        prefix = _SPLITS[split]
-        for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
-            data = gzip.compress(_idx_bytes(array), mtime=0)
-            (folder / f"{prefix}-{kind}-ubyte.gz").write_bytes(data)
-    return folder

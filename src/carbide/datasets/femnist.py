@@ -17,18 +17,18 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import DatasetCorruptError, DatasetNotFoundError, InvalidConfigError
-from ._root import dataset_files, get_info, manifest_files
+from ._root import dataset_files, get_info
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._types import FederatedDataset
 
-__all__ = ["FEMNIST_NUM_CLASSES", "load_femnist", "load_leaf", "write_femnist_fixture"]
+__all__ = ["FEMNIST_NUM_CLASSES", "load_femnist", "load_leaf",]
 
 #: Classes of FEMNIST: 10 digits, 26 upper-case and 26 lower-case letters.
 FEMNIST_NUM_CLASSES = 62
@@ -282,67 +282,3 @@ def load_femnist(
     data = _read_leaf(splits["train"], splits["test"], (1, 28, 28), FEMNIST_NUM_CLASSES)
     data.meta["source"] = get_info("femnist").source
     return data
-
-
-def write_femnist_fixture(
-    root: str | os.PathLike[str],
-    *,
-    writers_per_shard: int = 1,
-    train_samples: int = 3,
-    test_samples: int = 1,
-    compress: bool | str = True,
-    shards: Iterable[int] | None = None,
-    seed: int = 0,
-) -> Path:
-    """Write a tiny synthetic FEMNIST in LEAF's layout and format.
-
-    Writes ``<root>/femnist/{train,test}/all_data_K_niid_05_keep_0_{train,test}_9.json[.gz]``,
-    by default for the same 20 shards ``K`` as the real data (so ``load_femnist(root,
-    verify=False)`` reads it), with the same writers in train shard ``K`` and test shard ``K``.
-    Pixels are ``k/255`` with a white (1.0) background; sample ``j`` of a writer has label
-    ``(writer_index + j) % 62`` and its first pixel set to ``label / 255`` so tests can check
-    that samples and labels stay aligned. Deterministic (gzip timestamps zeroed).
-
-    Args:
-        root: data root to write under (created if needed).
-        writers_per_shard: writers in each shard; writer ids are ``f{index:04d}_00``.
-        train_samples: samples per writer in the train split.
-        test_samples: samples per writer in the test split.
-        compress: ``True`` writes ``.json.gz`` (the shipped names), ``False`` plain ``.json``,
-            ``"mixed"`` alternates plain and gzip shard by shard.
-        shards: shard numbers ``K`` to write; ``None`` means the 20 shipped ones.
-        seed: seed of the random strokes.
-
-    Returns:
-        The ``femnist`` folder written.
-    """
-    import numpy as np
-
-    if compress not in (True, False, "mixed"):
-        raise InvalidConfigError(f"compress must be True, False or 'mixed', got {compress!r}")
-    if shards is None:
-        names = manifest_files("femnist")
-        shards = sorted({int(re.findall(r"all_data_(\d+)_", rel)[0]) for rel in names})
-    rng = np.random.default_rng(seed)
-    folder = Path(root) / "femnist"
-    writer = 0
-    for i, shard in enumerate(shards):
-        users = [f"f{writer + w:04d}_00" for w in range(writers_per_shard)]
-        gz = compress is True or (compress == "mixed" and i % 2 == 1)
-        for split, n in (("train", train_samples), ("test", test_samples)):
-            user_data = {}
-            for w, user in enumerate(users):
-                labels = [(writer + w + j) % FEMNIST_NUM_CLASSES for j in range(n)]
-                pixels = np.full((n, 784), 255, dtype=np.int64)
-                strokes = rng.random((n, 784)) < 0.2
-                pixels[strokes] = rng.integers(0, 255, size=int(strokes.sum()))
-                pixels[:, 0] = labels
-                user_data[user] = {"x": (pixels / 255.0).tolist(), "y": labels}
-            doc = {"users": users, "num_samples": [n] * len(users), "user_data": user_data}
-            raw = json.dumps(doc).encode()
-            name = f"all_data_{shard}_niid_05_keep_0_{split}_9.json"
-            path = folder / split / (name + (".gz" if gz else ""))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(gzip.compress(raw, mtime=0) if gz else raw)
-        writer += writers_per_shard
-    return folder

@@ -39,8 +39,6 @@ __all__ = [
     "NASBench201",
     "nb201_arch_str_to_key",
     "nb201_key_to_arch_str",
-    "write_nasbench101_fixture",
-    "write_nasbench201_fixture",
 ]
 
 #: NAS-Bench-201 operations; digit ``i`` of an arch key is an index into this tuple.
@@ -590,78 +588,3 @@ class NASBench101:
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-def write_nasbench201_fixture(
-    root: str | os.PathLike[str], *, num_cells: int = 40, seed: int = 0
-) -> Path:
-    """Write a tiny synthetic NAS-Bench-201 pickle at ``<root>/nasbench201/cifar10.pkl``.
-
-    Cells are the first ``num_cells`` keys in order (``"000000"``, ``"000001"``, ...); cell
-    number ``i`` gets ``val_acc = [i, i + 1, i + 2]`` (mean ``i + 1``), or 2 seeds
-    ``[i, i + 2]`` when ``i`` is odd; ``train_time`` ``100 + i``, ``latency`` ``0.01 * (i + 1)``
-    and ``model_size`` ``0.1 * (i + 1)`` repeated per seed. ``seed`` is unused by the values
-    (kept for a uniform fixture signature).
-
-    Returns:
-        The pickle written.
-    """
-    del seed
-    table = {}
-    for i in range(num_cells):
-        key = "".join(str((i // 5**p) % 5) for p in reversed(range(6)))
-        seeds = 2 if i % 2 else 3
-        acc = [float(i), float(i + 1), float(i + 2)] if seeds == 3 else [float(i), float(i + 2)]
-        table[key] = {
-            "train_time": [100.0 + i] * seeds,
-            "val_acc": acc,
-            "latency": [0.01 * (i + 1)] * seeds,
-            "model_size": [0.1 * (i + 1)] * seeds,
-        }
-    path = Path(root) / "nasbench201" / "cifar10.pkl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps(table, protocol=4))
-    return path
-
-
-def write_nasbench101_fixture(
-    root: str | os.PathLike[str], *, num_cells: int = 5, seed: int = 0
-) -> Path:
-    """Write a tiny synthetic NASLib zero-cost JSON at ``<root>/nasbench101/zc_nasbench101.json``.
-
-    Cell ``i`` is a chain ``input -> 5 ops -> output`` plus a skip edge ``0 -> 6``, with ops
-    drawn by ``seed`` and edge ``0 -> i + 2`` added (so cells differ); metrics are
-    ``val_accuracy = 90 + i``, ``flops = 10 * (i + 1)``, ``params = i + 1`` and random
-    zero-cost proxies.
-
-    Returns:
-        The JSON file written.
-    """
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    n = _NB101_VERTICES
-    cells = {}
-    if not 1 <= num_cells <= n - 2:
-        raise InvalidConfigError(f"num_cells must be in 1..{n - 2}, got {num_cells}")
-    for i in range(num_cells):
-        matrix = np.zeros((n, n), dtype=int)
-        for v in range(n - 1):
-            matrix[v, v + 1] = 1
-        matrix[0, n - 1] = 1
-        matrix[0, i + 2] = 1
-        ops = [0, *rng.integers(2, 5, size=n - 2).tolist(), 1]
-        key = str(tuple(int(v) for v in (*matrix.reshape(-1), *ops)))
-        proxies = {
-            name: float(rng.normal())
-            for name in ("epe_nas", "fisher", "grad_norm", "grasp", "jacov", "l2_norm", "plain",
-                         "snip", "synflow")
-        }
-        cells[key] = {
-            "flops": 10.0 * (i + 1), "params": float(i + 1), **proxies,
-            "val_accuracy": 90.0 + i,
-        }
-    path = Path(root) / "nasbench101" / "zc_nasbench101.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"nasbench101": {"cifar10": cells}}), encoding="utf-8")
-    return path

@@ -31,7 +31,6 @@ __all__ = [
     "FlowSnapshots",
     "load_openfoam_buildings",
     "read_openfoam_csv",
-    "write_openfoam_fixture",
 ]
 
 _POINT_PREFIX = "Points:"
@@ -267,33 +266,3 @@ def load_openfoam_buildings(
             f"again from {get_info('openfoam-buildings').source}"
         )
     return snaps
-
-
-def write_openfoam_fixture(
-    root: str | os.PathLike[str], *, num_points: int = 6, times: Sequence[float] | None = None
-) -> Path:
-    """Write tiny synthetic snapshots in the shipped layout under ``<root>/openfoam-buildings``.
-
-    By default the 20 shipped names ``velocity0.20.csv.gz`` .. ``velocity0.39.csv.gz`` (gzip,
-    deterministic), with the real header. Point ``p`` sits at ``(p, 2 p, 0)``; at time ``t``
-    field number ``f`` (in header order ``U:0, U:1, U:2, epsilon, k, nut, p``) at point ``p``
-    is ``100 t + 10 f + p`` (``t`` the time, e.g. 0.25 -> 25), so every value can be checked.
-
-    Returns:
-        The ``openfoam-buildings`` folder written.
-    """
-    import numpy as np
-
-    times = [round(0.20 + 0.01 * i, 2) for i in range(20)] if times is None else list(times)
-    folder = Path(root) / "openfoam-buildings"
-    folder.mkdir(parents=True, exist_ok=True)
-    names = ("U:0", "U:1", "U:2", "epsilon", "k", "nut", "p")
-    header = ",".join(f'"{n}"' for n in (*names, "Points:0", "Points:1", "Points:2"))
-    p = np.arange(num_points, dtype=np.float64)
-    for t in times:
-        cols = [100 * t + 10 * f + p for f in range(len(names))] + [p, 2 * p, 0 * p]
-        rows = np.stack(cols, axis=1)
-        lines = [header] + [",".join(f"{v:.6g}" for v in row) for row in rows]
-        data = ("\n".join(lines) + "\n").encode()
-        (folder / f"velocity{t:.2f}.csv.gz").write_bytes(gzip.compress(data, mtime=0))
-    return folder

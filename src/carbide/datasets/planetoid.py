@@ -21,7 +21,7 @@ from ._root import dataset_files, get_info
 if TYPE_CHECKING:  # pragma: no cover
     from torch_geometric.data import Data
 
-__all__ = ["PLANETOID_NAMES", "load_planetoid", "write_planetoid_fixture"]
+__all__ = ["PLANETOID_NAMES", "load_planetoid",]
 
 #: Lower-case dataset name -> folder name under ``<root>/planetoid``.
 PLANETOID_NAMES: dict[str, str] = {"cora": "Cora", "citeseer": "CiteSeer"}
@@ -142,104 +142,3 @@ def _check_graph(name: str, raw_dir: Path, data: Data) -> None:
             f"(the standard split needs at least {_NUM_VAL} nodes between the training "
             "nodes and the test nodes)",
         )
-
-
-def write_planetoid_fixture(
-    root: str | os.PathLike[str],
-    name: str = "cora",
-    *,
-    num_features: int = 12,
-    num_classes: int = 3,
-    train_per_class: int = 2,
-    num_unlabeled: int = 6,
-    num_test: int = 12,
-    seed: int = 0,
-) -> Path:
-    """Write a tiny synthetic Planetoid dataset in the original pickle layout.
-
-    Writes ``<root>/planetoid/<Cora|CiteSeer>/raw/ind.<name>.*`` like the originals: scipy CSR
-    ``float32`` matrices for ``x``/``tx``/``allx``, one-hot ``int32`` arrays for
-    ``y``/``ty``/``ally``, a ``defaultdict(list)`` adjacency for ``graph`` (symmetric, with one
-    duplicate edge and one self-loop that the reader drops), a shuffled text ``test.index``;
-    pickle protocol 2. Node ``i`` has label ``i % num_classes`` and feature ``label`` set, so
-    labels can be checked against features. For ``"citeseer"`` two ids inside the test range
-    are left out of ``test.index`` (isolated nodes, as in the real CiteSeer).
-
-    Because the standard split always takes 500 validation nodes after the training nodes, the
-    graph has ``num_classes * train_per_class + 500 + num_unlabeled + num_test`` nodes
-    (+2 for CiteSeer); with the defaults 524 (526), a few kB on disk.
-
-    Args:
-        root: data root to write under (created if needed).
-        name: ``"cora"`` or ``"citeseer"``.
-        num_features: feature columns (at least ``num_classes``).
-        num_classes: number of classes.
-        train_per_class: labelled training nodes per class.
-        num_unlabeled: nodes in ``allx`` after the validation nodes.
-        num_test: test nodes.
-        seed: seed of the random edges and extra features.
-
-    Returns:
-        The ``raw`` folder written.
-    """
-    import pickle
-    from collections import defaultdict
-
-    import numpy as np
-    import scipy.sparse as sp
-
-    key = _check_name(name)
-    if num_features < num_classes or num_classes < 2 or train_per_class < 1 or num_test < 1:
-        raise InvalidConfigError(
-            f"need num_classes >= 2, num_features >= num_classes, train_per_class >= 1 and "
-            f"num_test >= 1; got {num_classes}, {num_features}, {train_per_class}, {num_test}"
-        )
-    rng = np.random.default_rng(seed)
-    n_train = num_classes * train_per_class
-    n_all = n_train + _NUM_VAL + num_unlabeled
-    gaps = 2 if key == "citeseer" else 0
-    n = n_all + num_test + gaps
-
-    labels = np.arange(n) % num_classes
-    feats = (rng.random((n, num_features)) < 0.2).astype(np.float32)
-    feats[np.arange(n), labels] = 1.0
-    onehot = np.eye(num_classes, dtype=np.int32)[labels]
-
-    test_range = np.arange(n_all, n)
-    isolated = test_range[1 : 1 + gaps * 3 : 3]  # two ids strictly inside the range
-    test_ids = rng.permutation(np.setdiff1d(test_range, isolated))
-
-    # every node is a key, as in the originals
-    graph: defaultdict[int, list[int]] = defaultdict(list, {i: [] for i in range(n)})
-    connected = np.setdiff1d(np.arange(n), isolated)
-    for i, j in zip(connected[:-1], connected[1:], strict=True):  # a path: no isolated nodes
-        graph[int(i)].append(int(j))
-        graph[int(j)].append(int(i))
-    for _ in range(n):
-        i, j = (int(v) for v in rng.choice(connected, size=2, replace=False))
-        if j not in graph[i]:
-            graph[i].append(j)
-            graph[j].append(i)
-    first = int(connected[0])
-    graph[first].append(graph[first][0])  # a duplicate, dropped by coalescing
-    graph[first].append(first)  # a self-loop, dropped by the reader
-
-    raw = Path(root) / "planetoid" / PLANETOID_NAMES[key] / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    # row k of tx/ty belongs to node test.index[k] (the ids are shuffled, as in the originals)
-    objects = {
-        "x": sp.csr_matrix(feats[:n_train]),
-        "y": onehot[:n_train],
-        "allx": sp.csr_matrix(feats[:n_all]),
-        "ally": onehot[:n_all],
-        "tx": sp.csr_matrix(feats[test_ids]),
-        "ty": onehot[test_ids],
-        "graph": graph,
-    }
-    for suffix, obj in objects.items():
-        with open(raw / f"ind.{key}.{suffix}", "wb") as fh:
-            pickle.dump(obj, fh, protocol=2)
-    (raw / f"ind.{key}.test.index").write_text(
-        "".join(f"{int(i)}\n" for i in test_ids), encoding="ascii"
-    )
-    return raw

@@ -33,7 +33,7 @@ from ._root import dataset_files, get_info
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["NAN_POLICY", "PV_SITES", "align_pv", "load_pv", "write_pv_fixture"]
+__all__ = ["NAN_POLICY", "PV_SITES", "align_pv", "load_pv",]
 
 #: How :func:`align_pv` treats missing data (also stored in ``df.attrs["nan_policy"]``).
 NAN_POLICY = (
@@ -350,74 +350,3 @@ def load_pv(
     df.attrs["site"] = site
     df.attrs["source"] = [str(power_path), str(weather_path)]
     return df
-
-
-def write_pv_fixture(root: str | os.PathLike[str], *, hours: int = 6) -> Path:
-    """Write tiny synthetic PV files in the shipped layout under ``<root>/pv/``.
-
-    Values are chosen so bin means are easy to compute by hand (``m`` = minutes since the
-    power's first timestamp, ``i = m / 15``, ``j = m / 30``):
-
-    * system50 power (parquet, 15 min, from 2011-04-15 00:00-07:00, ``hours`` hours):
-      ``ac_power_2 = i`` (float32), NaN at ``i = 5`` and ``i = 14``.
-    * system50 weather (parquet, 30 min, from one hour before to one hour after the power):
-      ``temp_air = j`` (NaN at ``j = 5``), ``ghi = 10 j``, ``ghi_clear = 20 j`` but 0 while
-      ``m < 60``, ``dni_clear = 2 ghi_clear``, ``dhi_clear = 1``, plus Year..Minute.
-    * serf-east power (csv, 15 min, from 2016-07-01 00:00-07:00, ``hours`` hours):
-      ``ac_power = i`` with the row ``i = 6`` absent.
-    * serf-east weather (csv, 15 min, same span): ``temp_air = i``, ``ghi = 10 i``,
-      ``ghi_clear = 20 i``, ``dni_clear = 40 i``, ``dhi_clear = 1``, calendar columns first.
-
-    Returns:
-        The ``pv`` folder written.
-    """
-    pd = _pandas()
-    import numpy as np
-
-    optional_import("pyarrow", "forecast", purpose="writing parquet PV fixtures")
-    folder = Path(root) / "pv"
-    folder.mkdir(parents=True, exist_ok=True)
-    tz = "UTC-07:00"
-    n = 4 * hours
-
-    def calendar(times: Any, dtype: str) -> dict[str, Any]:
-        return {
-            "Year": times.year.astype(dtype), "Month": times.month.astype(dtype),
-            "Day": times.day.astype(dtype), "Hour": times.hour.astype(dtype),
-            "Minute": times.minute.astype(dtype),
-        }
-
-    start = pd.Timestamp("2011-04-15 00:00", tz=tz)
-    times = pd.date_range(start, periods=n, freq="15min")
-    power = np.arange(n, dtype=np.float32)
-    power[[5, 14]] = np.nan
-    pd.DataFrame({"measured_on": times, "ac_power_2": power}).to_parquet(
-        folder / "system_50_ac_power_2_full_DST.parquet", index=False
-    )
-    wtimes = pd.date_range(start - pd.Timedelta("1h"), start + pd.Timedelta(hours=hours + 1),
-                           freq="30min", inclusive="left")
-    j = np.asarray((wtimes - start) / pd.Timedelta("30min"), dtype=np.float32)
-    temp = j.copy()
-    temp[j == 5] = np.nan
-    clear = np.where(j < 2, 0.0, 20 * j).astype(np.float32)
-    weather = pd.DataFrame({
-        "index": wtimes, **calendar(wtimes, "float32"),
-        "temp_air": temp, "ghi": (10 * j).astype(np.float32), "ghi_clear": clear,
-        "dni_clear": (2 * clear).astype(np.float32),
-        "dhi_clear": np.ones_like(j, dtype=np.float32),
-    })
-    weather.to_parquet(folder / "system_50_ac_power_2_full_DST_psm3.parquet", index=False)
-
-    start = pd.Timestamp("2016-07-01 00:00", tz=tz)
-    times = pd.date_range(start, periods=n, freq="15min")
-    i = np.arange(n, dtype=np.float64)
-    keep = i != 6
-    pd.DataFrame({"measured_on": times[keep], "ac_power": i[keep]}).to_csv(
-        folder / "serf_east_15min_ac_power.csv", index=False
-    )
-    pd.DataFrame({
-        "measured_on": times, **calendar(times, "float64"),
-        "dhi_clear": np.ones(n), "temp_air": i, "dni_clear": 40 * i, "ghi_clear": 20 * i,
-        "ghi": 10 * i,
-    }).to_csv(folder / "serf_east_psm3_data.csv", index=False)
-    return folder

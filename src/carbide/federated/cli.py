@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ..results import render_command, repro_command
+
 __all__ = ["backdoor"]
 
 
@@ -52,15 +54,14 @@ def backdoor() -> None:
 @click.option("--train-subset", type=int, default=None,
               help="Fashion-MNIST/CIFAR-10: use this many training images (class-balanced).")
 @click.option("--test-subset", type=int, default=None)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 def run(dataset, partition, clients, per_round, rounds, local_epochs, batch_size, lr,
         attackers, attack_rounds, poison_placement, poison_fraction, poison_steps, gamma,
         attack_data, target, join, defense, backend, ray_address, train_subset, test_subset,
         seed, out) -> None:
     """Run one federated training with backdoor attackers and a defense; per-round rows."""
-    from ..results import Report, RunRecorder, subplots
-    from .experiment import BackdoorRunConfig, run_backdoor
+    from . import BackdoorRunConfig, record_backdoor_run
 
     cfg = BackdoorRunConfig(
         dataset=dataset, partition=partition, clients=clients, per_round=per_round,
@@ -70,40 +71,14 @@ def run(dataset, partition, clients, per_round, rounds, local_epochs, batch_size
         attack_data=attack_data, target=target, join=join, defense=defense, backend=backend,
         ray_address=ray_address, seed=seed, train_subset=train_subset,
         test_subset=test_subset)
-    recorder = RunRecorder(out, system="backdoor", config=cfg.to_dict())
-    metrics, rows, info = run_backdoor(cfg)
-    metrics = {**metrics, "heterogeneity": info["heterogeneity"],
-               "attacker_ids": info["attacker_ids"]}
-    fig, ax = subplots(figsize=(6, 3.5))
-    ax.plot([r["round"] for r in rows], [r["main_acc"] for r in rows], label="main accuracy")
-    ax.plot([r["round"] for r in rows], [r["asr"] for r in rows], label="ASR")
-    ax.set_xlabel("round")
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend()
-    recorder.save_figure(fig, "rounds.png")
-    cols = ["round", "clients", "attackers", "attack_active", "train_loss", "main_acc", "asr",
-            "attacker_weight", "benign_rejected", "attackers_rejected", "round_time_s"]
-    report = (Report(f"Backdoor run: {dataset}, {partition}, {attackers} attackers, "
-                     f"defense {defense}")
-              .paragraph(f"Measured heterogeneity: {info['heterogeneity']}. Attackers: "
-                         f"{info['attacker_ids']}.")
-              .table(rows, cols).image("rounds.png", "accuracy and ASR per round"))
-    recorder.finish(metrics=metrics, rows=rows, report=report)
+    metrics = record_backdoor_run(cfg, out)["metrics"]
     click.echo(f"main_acc {metrics['main_acc']:.4f}, asr {metrics['asr']:.4f} (mean of last 5 "
                f"rounds {metrics['asr_mean_last5']:.4f}), {metrics['rounds']} rounds, "
                f"{metrics['round_time_s']:.3f} s/round -> {out}/results.json")
 
 
-@backdoor.command()
-@click.option("--quick", is_flag=True, help="The quick plan (about fifteen minutes on 2 cores).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Runs in parallel (processes); default one per core, at most 2.")
-@click.option("--out", required=True, type=click.Path(file_okay=False))
-def repro(quick: bool, seed: int, workers: int | None, out: str) -> None:
-    """ASR vs heterogeneity, timing strategies, defenses, attack data, FEMNIST."""
-    from .repro import run_repro
-
-    m = run_repro(out, quick=quick, seed=seed, workers=workers)["metrics"]
-    click.echo(f"ASR {m['asr_hi_low']:.3f} at low HI -> {m['asr_hi_high']:.3f} at high HI; "
-               f"timing {m['timing_best']} {m['asr_timing_best']:.3f} -> {out}/report.md")
+backdoor.add_command(repro_command(
+    "backdoor", help="ASR vs heterogeneity, timing strategies, defenses, attack data, FEMNIST.",
+    summary=lambda m: f"ASR {m['asr_hi_low']:.3f} at low HI -> {m['asr_hi_high']:.3f} at high "
+                      f"HI; timing {m['timing_best']} {m['asr_timing_best']:.3f}"))
+backdoor.add_command(render_command("backdoor"))

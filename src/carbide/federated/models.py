@@ -14,7 +14,7 @@ from torch import nn
 from .._validate import check_int
 from ..exceptions import InvalidConfigError
 
-__all__ = ["MODEL_KINDS", "LeafCNN", "ModelSpec", "SmallCNN"]
+__all__ = ["MODEL_KINDS", "LeafCNN", "ModelSpec", "SmallLeafCNN"]
 
 #: Model kinds :class:`ModelSpec` builds.
 MODEL_KINDS: tuple[str, ...] = ("leaf-cnn", "small-cnn")
@@ -44,9 +44,11 @@ class LeafCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-class SmallCNN(LeafCNN):
-    """The LEAF CNN's shape at a quarter of the width, for Fashion-MNIST / CIFAR-10 style
-    images: conv5x5(16) - pool - conv5x5(32) - pool - dense(``hidden``, 64) - classes."""
+class SmallLeafCNN(LeafCNN):
+    """The LEAF CNN's shape at half the conv width, for Fashion-MNIST / CIFAR-10 style
+    images: conv5x5(16) - pool - conv5x5(32) - pool - dense(``hidden``, 64) - classes (no
+    batch norm; not the low-rank package's :class:`~carbide.compression.lowrank.SmallBNCNN`).
+    Arguments in :class:`LeafCNN`'s order: ``in_channels`` first."""
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, hidden: int = 64,
                  image_size: int = 28) -> None:
@@ -55,10 +57,11 @@ class SmallCNN(LeafCNN):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A picklable recipe for a model: ``spec.build()`` returns a fresh ``nn.Module``.
+    """A picklable recipe for a model: ``spec.build_model()`` (or ``spec()``) returns a fresh
+    ``nn.Module``.
 
     Args:
-        kind: ``"leaf-cnn"`` (:class:`LeafCNN`) or ``"small-cnn"`` (:class:`SmallCNN`).
+        kind: ``"leaf-cnn"`` (:class:`LeafCNN`) or ``"small-cnn"`` (:class:`SmallLeafCNN`).
         in_channels, num_classes, image_size: the data's shape (square images, side divisible
             by 4).
         hidden: width of the dense layer (default: 2048 for ``leaf-cnn``, 64 for ``small-cnn``).
@@ -86,9 +89,10 @@ class ModelSpec:
         if self.hidden is not None:
             check_int("hidden", self.hidden, 1)
 
-    def build(self) -> nn.Module:
-        cls = LeafCNN if self.kind == "leaf-cnn" else SmallCNN
+    def build_model(self) -> nn.Module:
+        """A fresh, randomly initialized model of this recipe."""
+        cls = LeafCNN if self.kind == "leaf-cnn" else SmallLeafCNN
         kwargs = {} if self.hidden is None else {"hidden": self.hidden}
         return cls(self.in_channels, self.num_classes, image_size=self.image_size, **kwargs)
 
-    __call__ = build
+    __call__ = build_model

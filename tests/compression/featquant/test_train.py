@@ -146,6 +146,33 @@ def test_features_come_from_the_store_not_data_x(small_task):
     assert res.test_acc > blind.test_acc
 
 
+def test_a_plain_float_tensor_trains_exactly_as_dense_features(small_task):
+    cfg = TrainConfig(fanouts=(4, 4), hidden=16, epochs=2, batch_size=64, seed=3)
+    raw = train_node_classifier(small_task, small_task.x, cfg, progress=False)
+    wrapped = train_node_classifier(small_task, DenseFeatures(small_task.x), cfg,
+                                    progress=False)
+    assert [h["loss"] for h in raw.history] == [h["loss"] for h in wrapped.history]
+    assert (raw.test_acc, raw.val_acc) == (wrapped.test_acc, wrapped.val_acc)
+
+
+def test_layerwise_inference_takes_a_plain_tensor(small_task):
+    graph = CSRGraph.from_edge_index(small_task.edge_index, small_task.num_nodes)
+    model = GraphSAGE(12, 16, 4, num_layers=2).eval()
+    torch.testing.assert_close(layerwise_inference(model, graph, small_task.x),
+                               layerwise_inference(model, graph, DenseFeatures(small_task.x)))
+
+
+def test_as_feature_source_wraps_tensors_and_keeps_stores(small_task):
+    from carbide.compression.featquant import as_feature_source, quantize
+
+    wrapped = as_feature_source(small_task.x.double())
+    assert isinstance(wrapped, DenseFeatures) and wrapped.x.dtype == torch.float32
+    store = quantize(small_task.x, "sq", bits=2)
+    assert as_feature_source(store) is store
+    with pytest.raises(InvalidConfigError, match=r"shape \(N, D\)"):
+        as_feature_source(small_task.x[0])
+
+
 def test_same_seed_same_result_other_seed_differs(small_task):
     cfg = TrainConfig(fanouts=(4, 4), hidden=16, epochs=2, batch_size=64, seed=5)
     feats = DenseFeatures(small_task.x)
@@ -189,8 +216,10 @@ def test_bad_inputs_rejected(small_task):
     feats = DenseFeatures(small_task.x)
     with pytest.raises(InvalidConfigError, match="rows"):
         train_node_classifier(small_task, DenseFeatures(small_task.x[:10]), progress=False)
-    with pytest.raises(InvalidConfigError, match="gather"):
-        train_node_classifier(small_task, small_task.x, progress=False)
+    with pytest.raises(InvalidConfigError, match="float tensor"):
+        train_node_classifier(small_task, small_task.x.numpy(), progress=False)
+    with pytest.raises(InvalidConfigError, match="floating point"):
+        train_node_classifier(small_task, small_task.x.long(), progress=False)
     no_mask = small_task.clone()
     del no_mask.val_mask
     with pytest.raises(InvalidConfigError, match="val_mask"):

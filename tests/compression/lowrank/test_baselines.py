@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from carbide.compression.lowrank import (
-    SmallCNN,
+    SmallBNCNN,
     compact,
     count_flops,
     prune_filters,
@@ -17,7 +17,7 @@ from carbide.exceptions import InvalidConfigError
 
 def test_filter_pruning_removes_the_smallest_l1_filters_physically():
     torch.manual_seed(0)
-    model = SmallCNN()
+    model = SmallBNCNN()
     with torch.no_grad():
         model.conv1.weight.mul_(torch.arange(1, 33).view(32, 1, 1, 1).float())  # norms grow
     pruned = prune_filters(model, 0.25, groups=[("conv1", "bn1", "conv2")])
@@ -34,7 +34,7 @@ def test_filter_pruning_removes_the_smallest_l1_filters_physically():
 
 def test_filter_pruned_model_matches_the_masked_model():
     torch.manual_seed(0)
-    model = SmallCNN().eval()
+    model = SmallBNCNN().eval()
     pruned = prune_filters(model, 0.5).eval()
     masked = prune_filters(model, 0.0).eval()  # amount 0 is an unchanged copy
     x = torch.randn(2, 1, 28, 28)
@@ -60,12 +60,12 @@ def test_filter_pruning_needs_groups_for_other_models():
     with pytest.raises(InvalidConfigError, match="groups="):
         prune_filters(nn.Sequential(nn.Conv2d(1, 2, 3)), 0.5)
     with pytest.raises(InvalidConfigError, match="amount"):
-        prune_filters(SmallCNN(), 1.0)
+        prune_filters(SmallBNCNN(), 1.0)
 
 
 def test_truncated_svd_reaches_a_flops_target():
     torch.manual_seed(0)
-    model = SmallCNN()
+    model = SmallBNCNN()
     f0 = count_flops(model, (1, 28, 28))
     svd, energy = truncate_svd_to_flops(model, (1, 28, 28), f0 / 2.0)
     reached = f0 / count_flops(compact(svd), (1, 28, 28))

@@ -1,25 +1,15 @@
 import json
-import subprocess
-import sys
 
 import pytest
 
-from carbide.compression.lowrank.repro import ReproPlan, _claim_check, run_repro
-from carbide.results import read_results
+from carbide.compression.lowrank.repro import ReproPlan, _claim_check, render, run_repro
+from carbide.results import read_results, rerender
 
 TINY = ReproPlan(model="smallcnn", dataset="fashion-mnist", epochs=(1, 1, 1),
                  energies=(0.05, 0.3), strengths=(("hoyer", 0.05), ("l1", 0.01), ("none", 0.0)),
                  train_subset=300, batch_size=50, latency_batch=4, latency_time=0.02)
 
 
-def _cli(*args, data=None):
-    import os
-
-    env = dict(os.environ)
-    if data is not None:
-        env["CARBIDE_DATA"] = str(data)
-    return subprocess.run([sys.executable, "-m", "carbide.cli", "svdtrain", *args],
-                          capture_output=True, text=True, env=env, timeout=600)
 
 
 def test_claim_check_compares_at_the_none_runs_best_accuracy():
@@ -38,30 +28,31 @@ def test_claim_check_compares_at_the_none_runs_best_accuracy():
 @pytest.mark.parametrize(("args", "match"), [
     (["--energy", "1.5"], r"energy must be a number in \(0.0, 1.0\), got 1.5"),
     (["--strength", "-0.1"], "strength must be a number in"),
-    (["--epochs", "1,x,1"], r"--epochs takes comma-separated integers \(orth-only"),
+    (["--epochs", "1,x,1"], r"epochs takes comma-separated integers \(orth-only"),
     (["--epochs", "1,1"], "three counts"),
 ])
-def test_train_bad_input_is_one_clear_line(tmp_path, args, match):
+def test_train_bad_input_is_one_clear_line(carbide_cli, tmp_path, args, match):
     import re
 
-    run = _cli("train", *args, "--out", str(tmp_path / "o"))
+    run = carbide_cli("svdtrain", "train", *args, "--out", str(tmp_path / "o"))
     assert run.returncode == 1
     assert re.search(match, run.stderr), run.stderr
     assert run.stderr.startswith("carbide: error:")
     assert not (tmp_path / "o" / "results.json").exists()
 
 
-def test_unknown_mode_is_a_usage_error(tmp_path):
-    run = _cli("train", "--mode", "rows", "--out", str(tmp_path))
+def test_unknown_mode_is_a_usage_error(carbide_cli, tmp_path):
+    run = carbide_cli("svdtrain", "train", "--mode", "rows", "--out", str(tmp_path))
     assert run.returncode == 2 and "channel" in run.stderr
 
 
 @pytest.mark.slow
 @pytest.mark.data
-def test_train_command_writes_the_results_contract(tmp_path, shared_root):
+def test_train_command_writes_the_results_contract(carbide_cli, tmp_path, shared_root):
     out = tmp_path / "run"
-    run = _cli("train", "--epochs", "1,1,1", "--train-subset", "300", "--batch-size", "50",
-               "--energy", "0.2", "--save-model", "--out", str(out), data=shared_root)
+    run = carbide_cli("svdtrain", "train", "--epochs", "1,1,1", "--train-subset", "300",
+                      "--batch-size", "50", "--energy", "0.2", "--save-model", "--out", out,
+                      data=shared_root)
     assert run.returncode == 0, run.stderr
     res = read_results(out)
     for key in ("test_acc", "flops_reduction", "params_reduction", "latency_speedup", "ranks"):
@@ -77,15 +68,48 @@ def test_repro_on_a_tiny_plan_writes_every_method(tmp_path, shared_root):
     res = run_repro(tmp_path, quick=True, root=shared_root, plan=TINY)
     methods = {r["method"] for r in res["rows"]}
     assert methods == {"svd-hoyer", "svd-l1", "svd-none", "dense", "truncated-svd",
-                       "filter-l1"}
+                       "filter-l1", "original"}
     # baselines are matched to the Hoyer points' FLOPs (or reported unreachable)
     hoyer = {r["setting"]: r for r in res["rows"] if r["method"] == "svd-hoyer"}
     for r in res["rows"]:
         if r["method"] in ("truncated-svd", "filter-l1") and r["setting"] != "unreachable":
             assert r["flops_reduction"] >= hoyer[r["matched_to"]]["flops_reduction"] - 1e-9
-    assert isinstance(res["metrics"]["hoyer_vs_none_holds"], bool)
+    m = res["metrics"]
+    assert isinstance(m["hoyer_vs_none_holds"], bool)
+    assert 0.3 < m["reference_acc"] <= 1.0  # chance is 0.1
+    assert 1.0 <= m["none_flops_reduction"] < 50 and m["duration_train_s"] > 0
+    for method in ("svd_hoyer", "svd_l1", "svd_none", "truncated_svd", "filter_l1"):
+        x, acc = m[f"{method}_flops_reduction_at_ref"], m[f"{method}_acc_at_ref"]
+        assert (x is None) == (acc is None)  # no point within 0.5 pt: both None, never NaN
+        if x is not None:
+            assert 1.0 <= x < 50 and m["reference_acc"] - 0.005 <= acc <= 1.0
+    original = res["rows"][-1]
+    assert original["method"] == "original" and original["latency_ms"] > 0
     for png in ("accuracy_vs_flops.png", "ranks.png"):
         assert (tmp_path / png).stat().st_size > 1000
     report = (tmp_path / "report.md").read_text()
-    assert "about 2.2x" in report and "filter-l1" in report
+    assert "about 2.2x" in report and "filter-l1" in report and "nan" not in report
+    assert rerender(tmp_path, plan_cls=ReproPlan, render=render)["metrics"] == m
     json.dumps(res)
+
+
+def test_render_says_not_measured_when_a_baseline_has_no_point():
+    rows = [
+        {"method": "svd-hoyer", "setting": "E=0.1", "test_acc": 0.90, "flops_reduction": 2.0,
+         "latency_speedup": 1.5,
+         "energy": 0.1, "ranks": {"a": 1}, "full_ranks": {"a": 2}},
+        {"method": "svd-none", "setting": "E=0.1", "test_acc": 0.90, "flops_reduction": 1.0,
+         "energy": 0.1, "ranks": {"a": 2}, "full_ranks": {"a": 2}},
+        {"method": "dense", "setting": "unpruned", "test_acc": 0.90, "flops_reduction": 1.0,
+         "flops": 2e6},
+        {"method": "truncated-svd", "setting": "E=0.3", "test_acc": 0.80,
+         "flops_reduction": 2.0, "matched_to": "E=0.1"},
+        {"method": "filter-l1", "setting": "unreachable", "test_acc": None,
+         "flops_reduction": None, "matched_to": "E=0.1"},
+    ]
+    metrics, report = render(rows, TINY)
+    text = report.render()
+    assert metrics["truncated_svd_flops_reduction_at_ref"] is None
+    assert "not measured (truncated_svd_flops_reduction missing)" in text
+    assert "not measured (filter_l1_flops_reduction missing)" in text
+    assert "nan" not in text

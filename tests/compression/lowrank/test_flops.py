@@ -2,7 +2,7 @@ import pytest
 from torch import nn
 
 from carbide.compression.lowrank import (
-    SmallCNN,
+    SmallBNCNN,
     compact,
     count_flops,
     count_params,
@@ -45,7 +45,7 @@ def test_low_rank_pair_hand_count():
 
 
 def test_flops_by_module_sums_to_the_total_and_treats_svd_layers_as_one():
-    model = SmallCNN()
+    model = SmallBNCNN()
     decompose(model)
     prune_(model, 0.2)
     per = flops_by_module(model, (1, 28, 28))
@@ -54,7 +54,7 @@ def test_flops_by_module_sums_to_the_total_and_treats_svd_layers_as_one():
 
 
 def test_count_flops_restores_training_mode():
-    model = SmallCNN().train()
+    model = SmallBNCNN().train()
     count_flops(model, (1, 28, 28))
     assert model.training
     assert count_flops(model, (1, 28, 28)) == pytest.approx(2 * 6_047_488)

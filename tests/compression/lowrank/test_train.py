@@ -48,10 +48,10 @@ def test_augment_is_a_seeded_crop_and_flip():
 
 def test_training_learns_a_toy_task():
     torch.manual_seed(0)
-    from carbide.compression.lowrank import SmallCNN
+    from carbide.compression.lowrank import SmallBNCNN
 
     task = _task()
-    model = SmallCNN(num_classes=2)
+    model = SmallBNCNN(num_classes=2)
     hist = train_epochs(model, task, 3, batch_size=16)
     assert len(hist) == 3 and hist[-1]["loss"] < hist[0]["loss"]
     assert evaluate(model, task.x_test, task.y_test) == 1.0
@@ -74,9 +74,9 @@ def test_wrong_model_for_the_images_is_an_error():
 
 
 def test_measure_latency_is_positive():
-    from carbide.compression.lowrank import SmallCNN
+    from carbide.compression.lowrank import SmallBNCNN
 
-    assert 0 < measure_latency(SmallCNN(), (1, 28, 28), batch=2, min_run_time=0.05) < 5
+    assert 0 < measure_latency(SmallBNCNN(), (1, 28, 28), batch=2, min_run_time=0.05) < 5
 
 
 @pytest.mark.data

@@ -10,7 +10,8 @@ sampling, feature gathering and compute, the three parts the paper's analysis se
 
 ``features`` may be any object with ``.shape -> (N, D)`` and
 ``.gather(index: LongTensor, device=None) -> float32 (len(index), D)`` (e.g. ``DenseFeatures`` or
-``QuantizedFeatures``); ``data.x`` is never read.
+``QuantizedFeatures``), or a plain float tensor ``(N, D)`` (wrapped in ``DenseFeatures``,
+see :func:`as_feature_source`); ``data.x`` is never read.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "FeatureSource",
+    "as_feature_source",
     "GraphSAGE",
     "TrainConfig",
     "TrainResult",
@@ -255,7 +257,7 @@ def _resolve_device(name: str) -> torch.device:
 def layerwise_inference(
     model: GraphSAGE,
     graph: CSRGraph,
-    features: FeatureSource,
+    features: FeatureSource | torch.Tensor,
     targets: torch.Tensor | None = None,
     *,
     device: str | torch.device = "cpu",
@@ -272,7 +274,8 @@ def layerwise_inference(
     Args:
         model: a :class:`GraphSAGE` (set to eval mode here), on ``device``.
         graph: in-neighbour CSR of the whole graph.
-        features: ``N`` rows, see :class:`FeatureSource`.
+        features: ``N`` rows: a :class:`FeatureSource` or a plain float tensor ``(N, D)``
+            (served as :class:`DenseFeatures`).
         targets: int64 node ids whose outputs are wanted (default: all nodes).
         device: where the layers run.
         chunk_size: destination nodes per chunk, >= 1.
@@ -281,6 +284,7 @@ def layerwise_inference(
         float32 ``(len(targets), C)`` logits on the CPU.
     """
     check_int("chunk_size", chunk_size, 1)
+    features = as_feature_source(features)
     device = torch.device(device)
     model.eval()
     n = graph.num_nodes
@@ -310,6 +314,26 @@ def layerwise_inference(
     return h
 
 
+def as_feature_source(features: Any) -> FeatureSource:
+    """``features`` as a :class:`FeatureSource`: a plain float tensor ``(N, D)`` is wrapped in
+    :class:`DenseFeatures` (fp32, host memory); a store (anything with ``.shape`` and
+    ``.gather``) is returned as is.
+
+    Raises:
+        InvalidConfigError: neither a float tensor of shape ``(N, D)`` nor a store.
+    """
+    if isinstance(features, torch.Tensor):
+        from ._dense import DenseFeatures
+
+        return DenseFeatures(features)  # validates: floating, (N, D), finite
+    if not hasattr(features, "gather") or not hasattr(features, "shape"):
+        raise InvalidConfigError(
+            f"features must be a float tensor (N, D) or have .shape and .gather(index, device) "
+            f"(e.g. DenseFeatures, QuantizedFeatures), got {type(features).__name__}"
+        )
+    return features
+
+
 def _check_data(data: Any, features: Any) -> tuple[int, torch.Tensor]:
     missing = [k for k in ("edge_index", "y", "train_mask", "val_mask", "test_mask")
                if getattr(data, k, None) is None]
@@ -317,16 +341,6 @@ def _check_data(data: Any, features: Any) -> tuple[int, torch.Tensor]:
         raise InvalidConfigError(
             f"data lacks {', '.join(missing)}; train_node_classifier needs edge_index, y, "
             "train_mask, val_mask and test_mask"
-        )
-    if isinstance(features, torch.Tensor):
-        raise InvalidConfigError(
-            "features must be a feature store with .gather(index, device), not a raw tensor; "
-            "wrap a dense matrix as DenseFeatures(x)"
-        )
-    if not hasattr(features, "gather") or not hasattr(features, "shape"):
-        raise InvalidConfigError(
-            f"features must have .shape and .gather(index, device) (e.g. DenseFeatures), got "
-            f"{type(features).__name__}"
         )
     y = data.y.reshape(-1).to("cpu", torch.long)
     n = y.numel()
@@ -349,7 +363,7 @@ def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
 
 def train_node_classifier(
     data: Data,
-    features: FeatureSource,
+    features: FeatureSource | torch.Tensor,
     config: TrainConfig | None = None,
     *,
     sampler: Any = None,
@@ -367,7 +381,8 @@ def train_node_classifier(
         data: ``torch_geometric.data.Data`` with ``edge_index`` int64 ``(2, E)`` (src -> dst),
             ``y`` int64 ``(N,)`` and bool ``(N,)`` ``train_mask`` / ``val_mask`` /
             ``test_mask``. ``data.x`` is ignored.
-        features: the feature store, ``N`` rows (see :class:`FeatureSource`).
+        features: the feature store, ``N`` rows (see :class:`FeatureSource`), or a plain
+            float tensor ``(N, D)`` (served as :class:`DenseFeatures`, i.e. fp32).
         config: hyper-parameters (default ``TrainConfig()``).
         sampler: optional object with ``.sample(seeds) -> (n_id, edge_index, batch_size[,
             num_sampled_nodes, num_sampled_edges])`` replacing the default
@@ -388,6 +403,7 @@ def train_node_classifier(
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
         raise InvalidConfigError(f"config must be a TrainConfig, got {type(config).__name__}")
+    features = as_feature_source(features)
     n, y = _check_data(data, features)
     device = _resolve_device(config.device)
     seed_everything(config.seed)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ...results import render_command, repro_command
+
 __all__ = ["svdtrain"]
 
 
@@ -34,7 +36,7 @@ def svdtrain() -> None:
 @click.option("--train-subset", type=int, default=None,
               help="Train on this many images (class-balanced); default all.")
 @click.option("--batch-size", type=int, default=128, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--save-model", is_flag=True,
               help="Also write the compacted model as DIR/model.pt2 (torch.export; loads with "
@@ -44,45 +46,25 @@ def train(model, dataset, mode, sparsity, strength, orth, energy, epochs, init, 
           batch_size, seed, device, save_model, out) -> None:
     """Train MODEL on DATASET in SVD form, prune by energy, compact; report accuracy, FLOPs,
     parameters and CPU latency against the original."""
-    from ...cli._parse import int_list
-    from ...results import Report, RunRecorder
-    from .train import SVDTrainConfig, run_svd_training
+    from . import SVDTrainConfig, record_svd_training
 
-    stages = int_list("--epochs", epochs, "orth-only, sparsity, fine-tune; such as 4,4,2")
     cfg = SVDTrainConfig(model=model, dataset=dataset, mode=mode, sparsity=sparsity,
-                         strength=strength, orth=orth, energy=energy, epochs=stages,
+                         strength=strength, orth=orth, energy=energy, epochs=epochs,
                          init=init, train_subset=train_subset, batch_size=batch_size,
                          seed=seed, device=device)
-    recorder = RunRecorder(out, system="svdtrain", config=cfg.to_dict())
-    row, deployed = run_svd_training(cfg)
-    if save_model:
-        from .export import export_model
-
-        export_model(deployed, row["input_shape"], recorder.out / "model.pt2")
-    metrics = {k: row[k] for k in ("test_acc", "flops_reduction", "params_reduction",
-                                   "latency_speedup", "ranks")}
-    table = [{k: v for k, v in row.items() if k not in ("ranks", "input_shape")}]
-    ranks = [{"layer": k, "kept": v[0], "full": v[1]} for k, v in row["ranks"].items()]
-    report = (Report(f"SVD training: {model} on {dataset}, {sparsity} "
-                     f"(lambda_s={cfg.strength:g}), E={cfg.energy:g}")
-              .table(table).heading("Ranks").table(ranks))
-    recorder.finish(metrics=metrics, rows=[{k: v for k, v in row.items() if k != "input_shape"}],
-                    report=report)
+    row = record_svd_training(cfg, out, save_model=save_model)["rows"][0]
     click.echo(f"{model}/{dataset} {sparsity}: test_acc {row['test_acc']:.4f}, FLOPs "
                f"x{row['flops_reduction']:.2f}, params x{row['params_reduction']:.2f}, latency "
                f"x{row['latency_speedup']:.2f} -> {out}/results.json")
 
 
-@svdtrain.command()
-@click.option("--quick", is_flag=True,
-              help="Small CNN on Fashion-MNIST (minutes) instead of ResNet-20 on CIFAR-10.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--out", required=True, type=click.Path(file_okay=False))
-def repro(quick: bool, seed: int, out: str) -> None:
-    """Accuracy vs FLOPs reduction: Hoyer, L1, no regularizer, truncated SVD, filter pruning."""
-    from .repro import run_repro
-
-    m = run_repro(out, quick=quick, seed=seed)["metrics"]
+def _summary(m) -> str:
     h = m["svd_hoyer_flops_reduction_at_ref"]
-    click.echo(f"Hoyer: {'-' if h is None else f'{h:.2f}x'} FLOPs reduction within 0.5 pt of "
-               f"the dense reference {100 * m['reference_acc']:.2f}% -> {out}/report.md")
+    return (f"Hoyer: {'-' if h is None else f'{h:.2f}x'} FLOPs reduction within 0.5 pt of the "
+            f"dense reference {100 * m['reference_acc']:.2f}%")
+
+
+svdtrain.add_command(repro_command(
+    "svdtrain", help="Accuracy vs FLOPs reduction: Hoyer, L1, no regularizer, truncated SVD, "
+                     "filter pruning.", summary=_summary))
+svdtrain.add_command(render_command("svdtrain"))

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["BasicBlock", "CifarResNet", "SmallCNN", "build_model", "resnet20", "MODELS"]
+__all__ = ["BasicBlock", "CifarResNet", "SmallBNCNN", "build_model", "resnet20", "MODELS"]
 
 #: Recipe models by CLI name.
 MODELS: tuple[str, ...] = ("resnet20", "smallcnn")
@@ -81,8 +81,9 @@ def resnet20(num_classes: int = 10) -> CifarResNet:
     return CifarResNet(3, num_classes)
 
 
-class SmallCNN(nn.Module):
-    """A small CNN for 28x28 grey images (Fashion-MNIST) for quick runs: three 3x3 conv + BN +
+class SmallBNCNN(nn.Module):
+    """A small batch-norm CNN for 28x28 grey images (Fashion-MNIST) for quick runs (not the
+    federated package's :class:`~carbide.federated.SmallLeafCNN`): three 3x3 conv + BN +
     ReLU stages (32, 64, 64 channels; 2x2 max pooling after the first two), then the flattened
     ``64 x 7 x 7`` map through a 3136 -> 128 -> ``num_classes`` classifier. Input
     ``(N, 1, 28, 28)``; 6.0 M multiply-adds."""
@@ -117,5 +118,5 @@ def build_model(name: str, num_classes: int = 10) -> nn.Module:
     if name == "resnet20":
         return resnet20(num_classes)
     if name == "smallcnn":
-        return SmallCNN(num_classes)
+        return SmallBNCNN(num_classes)
     raise InvalidConfigError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")

@@ -5,7 +5,7 @@ targets, compacts them to plain conv pairs, and times a forward pass with
 torch.utils.benchmark (median, one thread). Latency does not depend on the trained weights,
 so random ones suffice. Prints one table row per (model, target, batch).
 
-Run: OMP_NUM_THREADS=1 python benchmarks/lowrank_latency.py [--threads 1] [--time 1.0]
+Run: OMP_NUM_THREADS=1 python benchmarks/svdtrain_latency.py [--threads 1] [--time 1.0]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import argparse
 import torch
 
 from carbide.compression.lowrank import (
-    SmallCNN,
+    SmallBNCNN,
     compact,
     count_flops,
     count_params,
@@ -34,7 +34,7 @@ def main() -> None:
     torch.manual_seed(0)
     rows = []
     for name, model, shape in (("resnet20", resnet20(), (3, 32, 32)),
-                               ("smallcnn", SmallCNN(), (1, 28, 28))):
+                               ("smallcnn", SmallBNCNN(), (1, 28, 28))):
         model.eval()
         f0 = count_flops(model, shape)
         for target in (1.0, 1.5, 2.0, 3.0):

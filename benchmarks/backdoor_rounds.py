@@ -5,7 +5,7 @@ Ray, and prints rounds per second (median over the timed rounds, after one warm-
 with where a round's time goes: the backend's wall time for the clients (train), the sum of
 the clients' own training seconds (client), aggregation and evaluation.
 
-Run: OMP_NUM_THREADS=1 CARBIDE_DATA=../shared/data python benchmarks/fl_rounds.py
+Run: OMP_NUM_THREADS=1 CARBIDE_DATA=../shared/data python benchmarks/backdoor_rounds.py
      [--rounds 6] [--backends local,ray] [--hidden 2048]
 """
 
@@ -61,7 +61,7 @@ def main() -> None:
                      "startup s": start})
     print(f"FEMNIST, 100 writers ({sum(len(y) for _, y in data.clients.values())} samples), "
           f"10 per round, 1 local epoch, LEAF CNN hidden={args.hidden} "
-          f"({sum(p.numel() for p in model.build().parameters()):,} parameters); median of "
+          f"({sum(p.numel() for p in model.build_model().parameters()):,} parameters); median of "
           f"{args.rounds} rounds after one warm-up; evaluation on {len(data.test[1])} test "
           f"images is outside the round time")
     print(markdown_table(rows))
