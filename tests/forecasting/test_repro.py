@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 
 import pytest
 
@@ -63,6 +64,7 @@ def test_repro_on_a_reduced_plan_writes_every_study(tmp_path, shared_root):
         assert (tmp_path / png).stat().st_size > 1000
     report = (tmp_path / "report.md").read_text()
     assert "Where and why the curve is non-monotone" in report and "holds here" in report
+    assert not re.search(r"\b(nan|inf)\b", report, re.I)
     json.dumps(res)
     # the report is a pure function of the rows: re-rendering reproduces it exactly
     again = rerender(tmp_path, plan_cls=ReproPlan, render=render)
