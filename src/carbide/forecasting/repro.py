@@ -205,20 +205,48 @@ def _mmse_figure(mmse_u1: Mapping[int, float], ar1: Sequence[Mapping[str, Any]],
     return fig
 
 
+def _compare_summary(cmp_rows: Sequence[Mapping[str, Any]], plan: ReproPlan) -> dict[str, Any]:
+    """The comparison's means and weights from its per-age rows and the plan (what
+    :func:`~.experiment.compare` reports: means over the finite per-age values; one network's
+    weights from the model it builds)."""
+    from .models import build_model
+
+    def mean(name: str) -> float:
+        vals = [r[name] for r in cmp_rows if r.get(name) is not None and math.isfinite(r[name])]
+        return float(np.mean(vals)) if vals else math.nan
+
+    t = plan.compare_train or plan.train
+    n = len(plan.single)
+
+    def weights(inputs: int) -> int:
+        model = build_model(t.model, inputs, plan.compare_window, t.hidden, t.layers)
+        return sum(p.numel() for p in model.parameters())
+
+    names = ("per_age_test_mse", "joint_test_mse", "joint_age_input_test_mse",
+             "per_age_train_mse", "joint_train_mse", "joint_age_input_train_mse")
+    return {**{k: mean(k) for k in names},
+            "parameters": {"per_age_total": len(plan.compare_ages) * weights(n),
+                           "joint": weights(n), "joint_age_input": weights(2 * n)}}
+
+
 def render(rows: Sequence[Mapping[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any], Report]:
     """Metrics, claim table and figures from :func:`run_plan`'s rows alone."""
     by: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
         by.setdefault(r["study"], []).append(r)
-    (summary,) = by["compare_summary"]
-    plan = _seeded(plan, int(summary["seed"]))
-    single, hetero = by["single"], by["hetero"]
-    mmse_u1 = {int(r["age"]): r["mmse_estimate"] for r in by["mmse_u1"]}
-    markov, ar1 = by["markov"], by["ar1"]
     cmp_rows = [{k: v for k, v in r.items() if k not in ("study", "window")}
                 for r in by["compare"]]
+    if "compare_summary" in by:
+        (summary,) = by["compare_summary"]
+        plan = _seeded(plan, int(summary["seed"]))
+    else:  # rows of a run before the summary row existed: its plan holds the seed
+        summary = _compare_summary(cmp_rows, plan)
+    # (rows of earlier runs also hold their stretches under these studies: not sweep rows)
+    single, hetero = ([r for r in by[k] if "age" in r] for k in ("single", "hetero"))
+    mmse_u1 = {int(r["age"]): r["mmse_estimate"] for r in by["mmse_u1"]}
+    markov, ar1 = by["markov"], by["ar1"]
     cmp_metrics = {k: v for k, v in summary.items() if k not in ("study", "seed")}
-    quick = plan == _seeded(QUICK_PLAN, int(summary["seed"]))
+    quick = plan == _seeded(QUICK_PLAN, plan.train.seed)
     report, metrics = _report(plan, quick, single, hetero, mmse_u1, markov, ar1, cmp_metrics,
                               cmp_rows)
     return metrics, report
