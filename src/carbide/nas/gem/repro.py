@@ -75,7 +75,8 @@ FULL_PLAN = ReproPlan()
 QUICK_PLAN = ReproPlan(
     embed_train=300, embed_heldout=150, encoder_steps=200,
     predictor_sizes=(25, 50, 100, 200), predictor_repeats=2, predictor_test=2000,
-    seeds=3, nasgem=NASGEMConfig(encoder_cells=300, encoder=EncoderConfig(steps=200)),
+    nb201_budget=100, seeds=3,
+    nasgem=NASGEMConfig(encoder_cells=300, encoder=EncoderConfig(steps=200)),
     large_space="cell:20", large_budget=8, large_seeds=1,
     large_nasgem=NASGEMConfig(n_init=5, top_k=3, pool_size=1000, encoder_cells=200,
                               encoder=EncoderConfig(steps=150)),
@@ -87,8 +88,9 @@ QUICK_PLAN = ReproPlan(
 
 #: What the quick plan cannot show at its size (printed in its report).
 QUICK_LIMITS = (
-    "Quick mode is a smaller run of the same parts: 3 search seeds instead of 10 (the "
-    "spreads are rough and a regret difference smaller than about one sd is not resolved), "
+    "Quick mode is a smaller run of the same parts: 3 search seeds instead of 10 and 100 "
+    "NAS-Bench-201 queries instead of 150 (the spreads are rough, a regret difference smaller "
+    "than about one sd is not resolved, and late gains are cut off), "
     "encoders trained on 300 cells for 200 steps, an 8-query one-seed large-cell search on "
     "20-node cells with 20-step proxy training (its accuracies only rank cells), and one seed "
     "per efficiency weight at 100 queries; docs/reports/nasgem has the full run.")
