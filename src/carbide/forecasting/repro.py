@@ -86,7 +86,7 @@ _AGES_QUICK = (1, *range(3, 49, 3))
 #: 6..48 step 6; the per-age vs joint comparison with the paper's LSTM over 4 ages
 #: (1, 12, 24, 36), 12 epochs; the MMSE curve every 3 h. Its limits are stated in the report.
 QUICK_PLAN = ReproPlan(
-    train=TrainConfig(model="mlp", epochs=15, patience=3, batch_size=256),
+    train=TrainConfig(model="mlp", epochs=10, patience=3, batch_size=256),
     ages=(1, *range(6, 49, 6)), windows=(6, 12, 24), compare_ages=(1, 12, 24, 36),
     compare_window=12,
     compare_train=TrainConfig(model="lstm", epochs=12, patience=3, batch_size=256),
