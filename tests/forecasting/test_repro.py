@@ -20,14 +20,15 @@ from carbide.forecasting.train import TrainConfig  # noqa: E402
 TINY = dataclasses.replace(
     QUICK_PLAN, ages=(1, 6, 12, 18, 24), windows=(6,), compare_ages=(1, 12, 24),
     compare_window=6, mmse_ages=(1, 6, 12, 18, 24), markov_ages=(1, 12), markov_repeats=3,
-    train=TrainConfig(model="mlp", epochs=4, patience=2), ar1_n=3000)
+    train=TrainConfig(model="mlp", epochs=4, patience=2), ar1_n=3000,
+    compare_train=TrainConfig(model="lstm", epochs=3, patience=2))
 
 
 def test_plans_cover_the_issue():
     assert FULL_PLAN.ages == tuple(range(1, 49)) and FULL_PLAN.windows == (6, 12, 24)
     assert FULL_PLAN.train.model == "lstm" and FULL_PLAN.train.lr == 1e-3
     assert set(QUICK_PLAN.windows) == {6, 12, 24} and {12, 24} <= set(QUICK_PLAN.ages)
-    assert 0 < QUICK_PLAN.expected_minutes <= 1.5 < FULL_PLAN.expected_minutes
+    assert 0 < QUICK_PLAN.expected_minutes <= 2 < FULL_PLAN.expected_minutes
     assert dict(QUICK_PLAN.hetero_offsets)  # heterogeneous ages differ per feature
 
 

@@ -57,9 +57,12 @@ class ReproPlan:
     expected_minutes: float = 0.0
 
 
+#: Quick: the 200 x 50 cylinder, 2 repetitions of the 4 output modes at 1 and 2 ranks, the
+#: replay. 5.1 min wall under a load of 16-20 (other agents' jobs); about 1.6 min estimated
+#: idle from the simulation's time per step against the full run's.
 QUICK_PLAN = ReproPlan(
     base=InsituConfig(steps=3000, warmup=2000, every=10, window=100, window_stride=50, rank=8),
-    ranks=(1, 2), reps=2, spark=False, replay=True, expected_minutes=1.5)
+    ranks=(1, 2), reps=2, spark=False, replay=True, expected_minutes=1.6)
 FULL_PLAN = ReproPlan(
     base=InsituConfig(steps=8000, warmup=5000, every=20, window=100, window_stride=50, rank=10,
                       flow={"nx": 400, "ny": 100, "radius": 10, "u_in": 0.08,
@@ -190,7 +193,8 @@ def render(rows: Sequence[Mapping[str, Any]], plan: ReproPlan) -> tuple[dict[str
         metrics["replay_throughput_mb_s"] = replay["throughput_mb_s"]
         metrics["replay_dmd_error_mean"] = replay["dmd_error_mean"]
 
-    quick = plan == QUICK_PLAN
+    # the quick plan, whatever time it was expected to take when it ran
+    quick = dataclasses.replace(plan, expected_minutes=QUICK_PLAN.expected_minutes) == QUICK_PLAN
     spark_qos = (
         f"; Spark micro-batches {metrics['spark_batch_processing_s_median_steady']:.2f} s"
         f" median after the first ({metrics['spark_batch_processing_s_mean']:.2f} s "

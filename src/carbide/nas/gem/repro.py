@@ -356,9 +356,11 @@ def _predictor_figure(pred_summary: list[dict[str, Any]]) -> Any:
 
 
 def _label(plan: ReproPlan) -> str:
-    if plan == QUICK_PLAN:
-        return "quick"
-    return "full" if plan == FULL_PLAN else "reduced plan"
+    """quick / full / reduced plan, whatever time the plan was expected to take."""
+    for name, known in (("quick", QUICK_PLAN), ("full", FULL_PLAN)):
+        if replace(plan, expected_minutes=known.expected_minutes) == known:
+            return name
+    return "reduced plan"
 
 
 def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any], Any]:
