@@ -71,29 +71,30 @@ class ReproPlan:
 
 
 FULL_PLAN = ReproPlan()
-#: About 1.5 minutes on 2 cores: every part of the full run, smaller (see QUICK_LIMITS).
+#: Quick: every part of the full run, smaller (see QUICK_LIMITS); CPU time about 1.5 min.
 QUICK_PLAN = ReproPlan(
-    embed_train=300, embed_heldout=150, encoder_steps=200,
-    predictor_sizes=(25, 50, 100, 200), predictor_repeats=2, predictor_test=2000,
-    nb201_budget=100, seeds=3,
-    nasgem=NASGEMConfig(encoder_cells=300, encoder=EncoderConfig(steps=200)),
-    large_space="cell:20", large_budget=8, large_seeds=1,
-    large_nasgem=NASGEMConfig(n_init=5, top_k=3, pool_size=1000, encoder_cells=200,
+    embed_train=200, embed_heldout=120, encoder_steps=150,
+    predictor_sizes=(25, 100), predictor_repeats=2, predictor_test=2000,
+    nb201_budget=80, nb101_budget=40, seeds=3,
+    nasgem=NASGEMConfig(encoder_cells=200, encoder=EncoderConfig(steps=150)),
+    large_space="cell:20", large_budget=6, large_seeds=1,
+    large_nasgem=NASGEMConfig(n_init=4, top_k=2, pool_size=1000, encoder_cells=200,
                               encoder=EncoderConfig(steps=150)),
-    large_train={"max_steps": 20, "channels": 8, "num_stacks": 1, "batch_size": 64,
-                 "train_size": 1280, "val_size": 512},
-    efficiency_weights=(0.0, 10.0), efficiency_seeds=1, efficiency_budget=100,
+    large_train={"max_steps": 15, "channels": 8, "num_stacks": 1, "batch_size": 64,
+                 "train_size": 1024, "val_size": 512},
+    efficiency_weights=(0.0, 10.0), efficiency_seeds=1, efficiency_budget=60,
     expected_minutes=1.5,
 )
 
 #: What the quick plan cannot show at its size (printed in its report).
 QUICK_LIMITS = (
-    "Quick mode is a smaller run of the same parts: 3 search seeds instead of 10 and 100 "
-    "NAS-Bench-201 queries instead of 150 (the spreads are rough, a regret difference smaller "
-    "than about one sd is not resolved, and late gains are cut off), "
-    "encoders trained on 300 cells for 200 steps, an 8-query one-seed large-cell search on "
-    "20-node cells with 20-step proxy training (its accuracies only rank cells), and one seed "
-    "per efficiency weight at 100 queries; docs/reports/nasgem has the full run.")
+    "Quick mode is a smaller run of the same parts: 3 search seeds instead of 10 and 80 "
+    "NAS-Bench-201 / 40 NAS-Bench-101 queries instead of 150 / 50 (the spreads are rough, a "
+    "regret difference smaller than about one sd is not resolved, and late gains are cut "
+    "off), encoders trained on 200 cells for 150 steps, the predictor at 25 and 100 cells, a "
+    "6-query one-seed large-cell search on 20-node cells with 15-step proxy training (its "
+    "accuracies only rank cells), and one 60-query seed per efficiency weight; "
+    "docs/reports/nasgem has the full run.")
 
 
 def _embedding_part(plan: ReproPlan, seed: int, root: Any) -> list[dict[str, Any]]:
