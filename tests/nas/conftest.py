@@ -53,6 +53,24 @@ class SyntheticEvaluator(Evaluator):
         return 24.0
 
 
+@pytest.fixture(scope="session")
+def space():
+    """``() -> space``: NAS-Bench-201 cells restricted to a 300-cell synthetic table (NASGEM
+    scores its whole candidate pool every round; the full 15,625-cell space would make the
+    contract slow without testing more)."""
+    import numpy as np
+
+    from carbide.datasets import NASBench201
+    from carbide.nas import make_space
+
+    rng = np.random.default_rng(0)
+    keys = sorted({"".join(map(str, rng.integers(0, 5, 6))) for _ in range(400)})[:300]
+    bench = NASBench201({k: {"val_acc": [50.0, 51.0], "train_time": [1.0, 1.0],
+                             "latency": [0.01, 0.01], "model_size": [0.1, 0.1]} for k in keys},
+                        source="synthetic")
+    return lambda: make_space("nb201", bench=bench)
+
+
 @pytest.fixture
 def synthetic():
     """A factory of fresh :class:`SyntheticEvaluator` objects."""
