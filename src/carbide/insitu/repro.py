@@ -58,8 +58,8 @@ class ReproPlan:
 
 
 #: Quick: the 200 x 50 cylinder, 2 repetitions of the 4 output modes at 1 and 2 ranks, the
-#: replay. 5.1 min wall under a load of 16-20 (other agents' jobs); about 1.6 min estimated
-#: idle from the simulation's time per step against the full run's.
+#: replay. 3.3 min wall under a load of 9-11 (other agents' jobs), 1.9 min of CPU over all
+#: its processes on 2 cores: about 1.6 min estimated on an idle machine.
 QUICK_PLAN = ReproPlan(
     base=InsituConfig(steps=3000, warmup=2000, every=10, window=100, window_stride=50, rank=8),
     ranks=(1, 2), reps=2, spark=False, replay=True, expected_minutes=1.6)

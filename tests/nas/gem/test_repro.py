@@ -16,12 +16,12 @@ _SMALL = NASGEMConfig(n_init=10, top_k=10, encoder_cells=200, encoder=EncoderCon
 TINY = replace(
     QUICK_PLAN, embed_spaces=("nb201", "cell:20"), embed_train=200, embed_heldout=60,
     encoder_steps=100, predictor_sizes=(25, 100), predictor_repeats=1,
-    predictor_test=500, nb201_budget=40, nb101_budget=30, seeds=2, nasgem=_SMALL,
+    predictor_test=500, nb201_budget=30, nb101_budget=30, seeds=2, nasgem=_SMALL,
     large_space="cell:20", large_budget=8, large_seeds=1,
     large_nasgem=replace(_SMALL, n_init=4, top_k=2, pool_size=300, encoder_cells=100),
     large_train={"max_steps": 5, "channels": 4, "num_stacks": 1, "batch_size": 32,
                  "train_size": 256, "val_size": 128},
-    efficiency_weights=(0.0, 10.0), efficiency_seeds=1, efficiency_budget=30,
+    efficiency_weights=(0.0, 10.0), efficiency_seeds=1, efficiency_budget=20,
 )
 
 
@@ -45,7 +45,7 @@ def test_reduced_quick_repro_writes_the_contract(tmp_path, shared_root):
         assert 0 <= m[f"nb201_regret_{name}"] < m["nb201_optimum"]
         assert math.isfinite(m[f"nb201_regret_{name}_sd"]) and m[f"nb201_regret_{name}_sd"] >= 0
         assert 0 <= m[f"nb101_regret_{name}"] < 100
-        assert len(m["curves_mean_best_val_acc"][f"nb201_{name}"]) == 40
+        assert len(m["curves_mean_best_val_acc"][f"nb201_{name}"]) == 30
     for key in ("efficiency_0_best_val_acc", "efficiency_10_best_val_acc"):
         assert 0 < m[key] <= m["nb201_optimum"]
     assert 0 < m["efficiency_10_best_params_M"] <= m["efficiency_0_best_params_M"] + 1.5
