@@ -25,18 +25,7 @@ from carbide import systems
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "docs" / "reports"
 
-# Systems another branch (shape-b) brings to the shape; the lead drops these markers at merge.
-_SHAPE_B = ("nasgem", "elasticbroker", "aoi")
-
-
-def _param(name: str):
-    marks = []
-    if name in _SHAPE_B:
-        marks.append(pytest.mark.xfail(reason="shape-b branch brings it to shape", strict=False))
-    return pytest.param(name, marks=marks, id=name)
-
-
-SYSTEM_PARAMS = [_param(n) for n in systems.SYSTEMS]
+SYSTEM_PARAMS = [pytest.param(n, id=n) for n in systems.SYSTEMS]
 
 
 def _built(name: str) -> systems.SystemInfo:
@@ -230,10 +219,7 @@ _NUMBER = re.compile(r"\d")
 def _report_params():
     params = []
     for path in sorted(REPORTS.glob("*/report.md")):
-        system = path.parent.name.split("-")[0]
-        marks = [pytest.mark.xfail(reason="shape-b branch brings it to shape", strict=False)
-                 ] if system in _SHAPE_B else []
-        params.append(pytest.param(path, marks=marks, id=path.parent.name))
+        params.append(pytest.param(path, id=path.parent.name))
     return params
 
 

@@ -180,7 +180,7 @@ def test_nb101_fixture_iteration_and_query(nb101):
         assert adj.dtype == np.int8 and adj.shape == (7, 7)
         assert not np.tril(adj).any()
         assert ops[0] == "input" and ops[-1] == "output" and set(ops) <= set(NB101_OPS)
-        assert metrics["val_accuracy"] == 90.0 + i and metrics["params"] == i + 1
+        assert metrics["val_acc"] == 90.0 + i and metrics["params"] == i + 1
         assert nb101.query(adj, ops) == metrics
         assert nb101.query(adj.tolist(), [NB101_OPS.index(o) for o in ops]) == metrics
         key = str(tuple(int(v) for v in (*adj.reshape(-1), *[NB101_OPS.index(o) for o in ops])))
@@ -188,9 +188,9 @@ def test_nb101_fixture_iteration_and_query(nb101):
         assert key in nb101
     adj, ops, metrics = cells[0]
     returned = nb101.query(adj, ops)
-    returned["val_accuracy"] = -1.0  # a copy: the table is not changed
-    assert nb101.query(adj, ops)["val_accuracy"] == 90.0
-    assert nb101.best()["val_accuracy"] == 94.0
+    returned["val_acc"] = -1.0  # a copy: the table is not changed
+    assert nb101.query(adj, ops)["val_acc"] == 90.0
+    assert nb101.best()["val_acc"] == 94.0
     assert nb101.best("flops")["flops"] == 10.0
 
 
@@ -221,7 +221,7 @@ _GOOD_KEY = str(tuple([0, 1] + [0] * 5 + [0] * 6 + [1] + [0] * 35 + [0, 2, 2, 2,
 
 def test_nb101_good_key_is_good(tmp_path):
     bench = NASBench101.from_file(_nb101_file(tmp_path, {_GOOD_KEY: {"val_accuracy": 80}}))
-    assert len(bench) == 1 and bench.query(_GOOD_KEY) == {"val_accuracy": 80.0}
+    assert len(bench) == 1 and bench.query(_GOOD_KEY) == {"val_acc": 80.0}
 
 
 @pytest.mark.parametrize(
@@ -272,11 +272,11 @@ def test_real_nb101(shared_root):
     assert adj[0].tolist() == [0, 1, 1, 1, 1, 0, 1]
     assert ops == ["input", "maxpool3x3", "maxpool3x3", "conv3x3-bn-relu", "conv3x3-bn-relu",
                    "conv3x3-bn-relu", "output"]
-    assert metrics["val_accuracy"] == pytest.approx(92.578125)
+    assert metrics["val_acc"] == pytest.approx(92.578125)
     assert metrics["flops"] == pytest.approx(624.55808)
     assert metrics["params"] == pytest.approx(4.095778)
-    assert set(metrics) == {"val_accuracy", "flops", "params", "epe_nas", "fisher", "grad_norm",
+    assert set(metrics) == {"val_acc", "flops", "params", "epe_nas", "fisher", "grad_norm",
                             "grasp", "jacov", "l2_norm", "plain", "snip", "synflow"}
-    accs = [m["val_accuracy"] for _, _, m in bench]
+    accs = [m["val_acc"] for _, _, m in bench]
     assert min(accs) > 70.0 and max(accs) == pytest.approx(94.71153616905212)
     assert all(o[0] == "input" and o[-1] == "output" for _, o, _ in bench)

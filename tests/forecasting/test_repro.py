@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 
 import pytest
 
@@ -11,19 +13,22 @@ pytest.importorskip("pandas")
 pytest.importorskip("pyarrow")
 pytest.importorskip("sklearn")
 
-from carbide.forecasting.repro import FULL_PLAN, QUICK_PLAN, stretches_table  # noqa: E402
+from carbide.forecasting._figures import stretches_table  # noqa: E402
+from carbide.forecasting.repro import FULL_PLAN, QUICK_PLAN  # noqa: E402
 from carbide.forecasting.train import TrainConfig  # noqa: E402
 
 TINY = dataclasses.replace(
     QUICK_PLAN, ages=(1, 6, 12, 18, 24), windows=(6,), compare_ages=(1, 12, 24),
     compare_window=6, mmse_ages=(1, 6, 12, 18, 24), markov_ages=(1, 12), markov_repeats=3,
-    train=TrainConfig(model="mlp", epochs=4, patience=2), ar1_n=3000)
+    train=TrainConfig(model="mlp", epochs=4, patience=2), ar1_n=3000,
+    compare_train=TrainConfig(model="lstm", epochs=3, patience=2))
 
 
 def test_plans_cover_the_issue():
     assert FULL_PLAN.ages == tuple(range(1, 49)) and FULL_PLAN.windows == (6, 12, 24)
     assert FULL_PLAN.train.model == "lstm" and FULL_PLAN.train.lr == 1e-3
-    assert set(QUICK_PLAN.windows) == {6, 12, 24} and 24 in QUICK_PLAN.ages
+    assert set(QUICK_PLAN.windows) == {6, 12, 24} and {12, 24} <= set(QUICK_PLAN.ages)
+    assert 0 < QUICK_PLAN.expected_minutes <= 2 < FULL_PLAN.expected_minutes
     assert dict(QUICK_PLAN.hetero_offsets)  # heterogeneous ages differ per feature
 
 
@@ -38,15 +43,19 @@ def test_stretches_table_per_window_and_curve():
 @pytest.mark.slow
 @pytest.mark.data
 def test_repro_on_a_reduced_plan_writes_every_study(tmp_path, shared_root):
-    from carbide.forecasting.repro import run_repro
+    from carbide.forecasting.repro import ReproPlan, render, run_repro
+    from carbide.results import rerender
 
     res = run_repro(tmp_path, plan=TINY, root=shared_root)
     studies = {r["study"] for r in res["rows"]}
     assert studies >= {"single", "hetero", "mmse_u1", "markov", "ar1", "compare"}
     m = res["metrics"]
     for key in ("per_age_test_mse", "joint_test_mse", "joint_age_input_test_mse",
-                "largest_fall_test", "markov_gap", "ar1_max_abs_error", "parameters"):
-        assert key in m
+                "per_age_train_mse", "ar1_max_abs_error"):
+        assert math.isfinite(m[key]) and 0 <= m[key] < 2, (key, m[key])
+    assert m["parameters"]["per_age_total"] > m["parameters"]["joint"] > 0
+    assert all(math.isfinite(g) and abs(g) < 1 for g in m["markov_gap"].values())
+    assert m["falls_single"] >= 0 and isinstance(m["largest_fall_test"], str)
     # the daily period on real PV data: the 12-h-old value says less than the 24-h-old one
     u1 = {r["age"]: r["mmse_estimate"] for r in res["rows"] if r["study"] == "mmse_u1"}
     assert u1[12] > u1[24] + 0.1
@@ -56,4 +65,10 @@ def test_repro_on_a_reduced_plan_writes_every_study(tmp_path, shared_root):
         assert (tmp_path / png).stat().st_size > 1000
     report = (tmp_path / "report.md").read_text()
     assert "Where and why the curve is non-monotone" in report and "holds here" in report
+    assert not re.search(r"\b(nan|inf)\b", report, re.I)
     json.dumps(res)
+    # the report is a pure function of the rows: re-rendering reproduces it exactly
+    again = rerender(tmp_path, plan_cls=ReproPlan, render=render)
+    assert again["metrics"] == res["metrics"]
+    assert (tmp_path / "report.md").read_text() == report
+

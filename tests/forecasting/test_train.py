@@ -11,7 +11,7 @@ pd = pytest.importorskip("pandas")
 torch = pytest.importorskip("torch")
 
 from carbide.forecasting.datasets import make_age_dataset, make_joint_dataset  # noqa: E402
-from carbide.forecasting.models import LSTMRegressor, MLPRegressor, make_model  # noqa: E402
+from carbide.forecasting.models import LSTMRegressor, MLPRegressor, build_model  # noqa: E402
 from carbide.forecasting.train import (  # noqa: E402
     TrainConfig,
     evaluate,
@@ -33,9 +33,9 @@ def test_models_map_windows_to_one_value():
     x = torch.zeros(5, 6, 3)
     assert LSTMRegressor(3).forward(x).shape == (5,)
     assert MLPRegressor(3, 6).forward(x).shape == (5,)
-    assert make_model("lstm", 3, 6).lstm.hidden_size == 32  # the paper's LSTM(32)
+    assert build_model("lstm", 3, 6).lstm.hidden_size == 32  # the paper's LSTM(32)
     with pytest.raises(InvalidConfigError, match="unknown model 'gru'; choose one of: lstm, mlp"):
-        make_model("gru", 3, 6)
+        build_model("gru", 3, 6)
 
 
 @pytest.mark.parametrize("model", ["mlp", "lstm"])

@@ -7,6 +7,7 @@ import pytest
 from carbide.exceptions import DeliveryError, InvalidConfigError
 from carbide.insitu.broker import Broker
 from carbide.insitu.codec import Snapshot, decode_entry
+from carbide.insitu.keys import stream_key
 
 
 def _entries(client, stream):
@@ -19,7 +20,7 @@ def test_puts_arrive_filtered_as_float32_with_an_eos_marker(redis_server, client
     for step in (0, 10, 20):
         broker.put(step, field + step)
     stats = broker.finalize()
-    items = _entries(client, "carbide:ux:0")
+    items = _entries(client, stream_key("ux", 0))
     snaps = [i for i in items if isinstance(i, Snapshot)]
     assert [s.step for s in snaps] == [0, 10, 20] and [s.seq for s in snaps] == [0, 1, 2]
     np.testing.assert_array_equal(snaps[1].data, (field + 10)[0:4:2, 0:6:2])
@@ -62,16 +63,16 @@ def test_maxlen_applies_back_pressure_instead_of_dropping(redis_server, client):
     t.start()
     time.sleep(0.5)
     assert not done.is_set()  # blocked by back-pressure
-    assert client.xlen("carbide:ux:0") <= 5
+    assert client.xlen(stream_key("ux", 0)) <= 5
     got = []
-    while not done.is_set() or client.xlen("carbide:ux:0"):
-        for eid, f in client.xrange("carbide:ux:0"):
+    while not done.is_set() or client.xlen(stream_key("ux", 0)):
+        for eid, f in client.xrange(stream_key("ux", 0)):
             got.append(decode_entry(f).step)
-            client.xdel("carbide:ux:0", eid)
+            client.xdel(stream_key("ux", 0), eid)
         time.sleep(0.01)
     t.join()
     broker.finalize()
-    got += [decode_entry(f).get("sent") for _, f in client.xrange("carbide:ux:0")]
+    got += [decode_entry(f).get("sent") for _, f in client.xrange(stream_key("ux", 0))]
     assert got == list(range(12)) + [12]
 
 
@@ -86,7 +87,7 @@ def test_redis_restart_is_survived_by_retrying(redis_server, client):
     time.sleep(0.3)
     redis_server.start()
     stats = broker.finalize()
-    steps = [s.step for s in _entries(client, "carbide:ux:0") if isinstance(s, Snapshot)]
+    steps = [s.step for s in _entries(client, stream_key("ux", 0)) if isinstance(s, Snapshot)]
     assert sorted(set(steps)) == list(range(10))  # at-least-once: nothing lost
     assert stats.retries > 0 and stats.delivered == 10
 

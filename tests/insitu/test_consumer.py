@@ -10,6 +10,7 @@ import pytest
 
 from carbide.insitu.broker import Broker
 from carbide.insitu.consumer import DMDConsumer, read_results
+from carbide.insitu.keys import GROUP, results_key, stream_key
 
 FREQ = 0.05  # cycles per step
 
@@ -36,8 +37,8 @@ def test_windows_come_out_in_order_with_the_signal_frequency(redis_server, clien
     for r in results:
         assert r.dominant_freq == pytest.approx(FREQ, rel=1e-3)
     # everything analysed was acknowledged and deleted; nothing pending
-    assert client.xlen("carbide:w:0") == 0
-    assert client.xpending("carbide:w:0", "dmd")["pending"] == 0
+    assert client.xlen(stream_key("w", 0)) == 0
+    assert client.xpending(stream_key("w", 0), GROUP)["pending"] == 0
     assert [(r["region"], r["window"]) for r in read_results(redis_server.url, "w")] == [
         (0, k) for k in range(5)]
     c.close()
@@ -46,8 +47,8 @@ def test_windows_come_out_in_order_with_the_signal_frequency(redis_server, clien
 def test_duplicate_deliveries_are_counted_once(redis_server, client):
     _produce(redis_server.url, 10)
     # at-least-once: replay the first four entries, as a retried pipeline would
-    for _, fields in client.xrange("carbide:w:0", count=4):
-        client.xadd("carbide:w:0", fields)
+    for _, fields in client.xrange(stream_key("w", 0), count=4):
+        client.xadd(stream_key("w", 0), fields)
     c = DMDConsumer(redis_server.url, "w", [0], window=5, rank=2)
     results = c.run(timeout_s=30)
     assert [r.steps for r in results] == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]
@@ -74,7 +75,7 @@ def test_killed_consumer_loses_no_window(redis_server, client):
                               stdout=subprocess.PIPE, text=True)
     try:
         assert victim.stdout.readline().startswith("published")
-        pending = client.xpending("carbide:w:0", "dmd")["pending"]
+        pending = client.xpending(stream_key("w", 0), GROUP)["pending"]
         assert pending > 0  # it holds entries of the next, unfinished window
     finally:
         os.kill(victim.pid, signal.SIGKILL)
@@ -83,9 +84,9 @@ def test_killed_consumer_loses_no_window(redis_server, client):
                           name="rescuer", claim_idle_ms=0)
     rescuer.run(timeout_s=30)
     assert rescuer.claimed >= pending
-    raw = [int(f[b"window"]) for _, f in client.xrange("carbide:w:dmd")]
+    raw = [int(f[b"window"]) for _, f in client.xrange(results_key("w"))]
     assert sorted(raw) == list(range(7))  # 40 snapshots, window 10, hop 5: 7 windows, once each
-    assert client.xpending("carbide:w:0", "dmd")["pending"] == 0
+    assert client.xpending(stream_key("w", 0), GROUP)["pending"] == 0
     rescuer.close()
 
 

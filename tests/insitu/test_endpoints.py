@@ -1,7 +1,8 @@
 import pytest
 
 from carbide.exceptions import InvalidConfigError
-from carbide.insitu.endpoints import region_of, region_ranks, resolve_endpoints, stream_key
+from carbide.insitu.endpoints import region_of, region_ranks, resolve_endpoints
+from carbide.insitu.keys import stream_key
 
 
 def test_ranks_group_into_contiguous_regions():

@@ -20,60 +20,16 @@ from carbide.nas import (
     make_strategy,
     run_search,
 )
-from carbide.nas.evaluators import Evaluation, Evaluator
+from carbide.nas.evaluators import Evaluation
 from carbide.testing import write_nasbench101_fixture, write_nasbench201_fixture
 
 
-class _Synthetic(Evaluator):
-    """A deterministic, table-free evaluator over NB201 keys (accuracy = digit sum)."""
-
-    name = "synthetic"
-
-    def _evaluate(self, cell):
-        return Evaluation(val_acc=float(sum(int(d) for d in cell.arch)), cost_s=1.0)
-
-    def optimum(self):
-        return 24.0
-
-
-STRATEGIES = [
-    lambda space, seed: RandomSearch(space, seed=seed),
-    lambda space, seed: RegularizedEvolution(space, population=10, sample_size=3, seed=seed),
-]
-
-
-@pytest.mark.parametrize("make", STRATEGIES, ids=["random", "rea"])
-def test_budget_is_respected_and_runs_are_reproducible(make):
-    runs = []
-    for _ in range(2):
-        ev = _Synthetic()
-        history = run_search(make(NB201Space(), 7), ev, 40)
-        assert len(history) == history.queries == ev.queries == 40
-        assert len({r["key"] for r in history.records}) == 40
-        assert history.asks == 40 + history.duplicates
-        assert ev.total_cost_s == pytest.approx(40.0) == history.total_cost_s
-        runs.append([r["key"] for r in history.records])
-    assert runs[0] == runs[1]
-    other = run_search(make(NB201Space(), 8), _Synthetic(), 40)
-    assert [r["key"] for r in other.records] != runs[0]
-
-
-@pytest.mark.parametrize("make", STRATEGIES, ids=["random", "rea"])
-def test_best_so_far_and_regret(make):
-    history = run_search(make(NB201Space(), 0), _Synthetic(), 30)
-    best = history.best_so_far
-    assert best.shape == (30,) and np.all(np.diff(best) >= 0)
-    assert best[-1] == history.val_accs.max() == history.best["val_acc"]
-    assert np.allclose(history.regret(24.0), 24.0 - best)
-    assert history.best["cell"] in history.cells
-
-
-def test_rea_beats_random_on_a_smooth_objective():
+def test_rea_beats_random_on_a_smooth_objective(synthetic):
     rea, rnd = [], []
     for seed in range(5):
-        rea.append(run_search(RegularizedEvolution(NB201Space(), 10, 3, seed), _Synthetic(),
+        rea.append(run_search(RegularizedEvolution(NB201Space(), 10, 3, seed), synthetic(),
                               80).best_so_far[-1])
-        rnd.append(run_search(RandomSearch(NB201Space(), seed), _Synthetic(), 80)
+        rnd.append(run_search(RandomSearch(NB201Space(), seed), synthetic(), 80)
                    .best_so_far[-1])
     assert np.mean(rea) > np.mean(rnd)
 
@@ -87,26 +43,6 @@ def test_rea_ages_out_the_oldest_member():
     assert [c for c, _ in rea.members] == cells[2:]
 
 
-@pytest.mark.parametrize("make", STRATEGIES, ids=["random", "rea"])
-def test_state_dict_resume_gives_the_identical_continuation(make):
-    ev = _Synthetic()
-    full = make(NB201Space(), 3)
-    reference = run_search(full, ev, 50)
-
-    ev1 = _Synthetic()
-    first = make(NB201Space(), 3)
-    head = run_search(first, ev1, 25)
-    saved = json.loads(json.dumps({"strategy": first.state_dict(), "evaluator": ev1.state_dict(),
-                                   "history": head.to_dict()}))
-    resumed, ev2 = make(NB201Space(), 99), _Synthetic()
-    resumed.load_state_dict(saved["strategy"])
-    ev2.load_state_dict(saved["evaluator"])
-    tail = run_search(resumed, ev2, 50, history=SearchHistory.from_dict(saved["history"]))
-    assert [r["key"] for r in tail.records] == [r["key"] for r in reference.records]
-    assert np.array_equal(tail.best_so_far, reference.best_so_far)
-    assert ev2.queries == 50
-
-
 def test_state_dict_rejects_another_strategy():
     with pytest.raises(InvalidConfigError, match="rea"):
         RandomSearch(NB201Space()).load_state_dict(RegularizedEvolution(NB201Space()).state_dict())
@@ -115,12 +51,12 @@ def test_state_dict_rejects_another_strategy():
             RegularizedEvolution(NB201Space(), 6, 2).state_dict())
 
 
-def test_budget_errors():
+def test_budget_errors(synthetic):
     rea = RegularizedEvolution(NB201Space(), population=20, sample_size=5)
     with pytest.raises(InvalidConfigError, match="initial population"):
-        run_search(rea, _Synthetic(), 10)
+        run_search(rea, synthetic(), 10)
     with pytest.raises(InvalidConfigError, match="budget"):
-        run_search(RandomSearch(NB201Space()), _Synthetic(), 0)
+        run_search(RandomSearch(NB201Space()), synthetic(), 0)
     with pytest.raises(InvalidConfigError, match="sample_size"):
         RegularizedEvolution(NB201Space(), population=3, sample_size=4)
     with pytest.raises(InvalidConfigError, match="strategy"):

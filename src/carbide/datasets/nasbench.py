@@ -58,7 +58,9 @@ NB101_OPS: tuple[str, ...] = (
 
 _NB201_METRICS = ("val_acc", "train_time", "latency", "model_size")
 _NB101_VERTICES = 7
-_MAXIMIZE = {"val_acc", "val_accuracy"}
+_MAXIMIZE = {"val_acc"}
+#: NASLib's NAS-Bench-101 metric names -> carbide's (one name per quantity across tables)
+_NB101_RENAME = {"val_accuracy": "val_acc"}
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -405,7 +407,9 @@ class NASBench101:
     on no input-to-output path (NAS-Bench-101 drops such vertices), so several keys can be one
     network (they share ``params`` and ``flops``); 55 reduce to a plain input -> output edge.
 
-    Metrics per cell (floats): ``val_accuracy`` (percent), ``flops`` (millions), ``params``
+    Metrics per cell (floats): ``val_acc`` (validation accuracy in percent; NASLib's file
+    calls it ``val_accuracy``, renamed on reading so both NAS tables use one name),
+    ``flops`` (millions), ``params``
     (millions), and the zero-cost proxies ``epe_nas``, ``fisher``, ``grad_norm``, ``grasp``,
     ``jacov``, ``l2_norm``, ``plain``, ``snip``, ``synflow``.
 
@@ -437,7 +441,7 @@ class NASBench101:
                 )
             if values in self._table:
                 raise DatasetCorruptError(f"{source}: key {key!r} appears twice")
-            self._table[values] = {k: float(v) for k, v in metrics.items()}
+            self._table[values] = {_NB101_RENAME.get(k, k): float(v) for k, v in metrics.items()}
         self.source = source
 
     @classmethod
@@ -570,8 +574,8 @@ class NASBench101:
                 f"lookups need the exact matrix, isomorphic variants are not matched)"
             ) from None
 
-    def best(self, metric: str = "val_accuracy", *, mode: str | None = None) -> dict[str, Any]:
-        """The cell with the best ``metric`` (default ``"max"`` for ``val_accuracy``, else
+    def best(self, metric: str = "val_acc", *, mode: str | None = None) -> dict[str, Any]:
+        """The cell with the best ``metric`` (default ``"max"`` for ``val_acc``, else
         ``"min"``): ``{"matrix": int8 (7, 7), "ops": [...], **metrics}``."""
         known = set().union(*(m.keys() for m in self._table.values()))
         if metric not in known:

@@ -31,7 +31,7 @@ _LAZY = {
     "MODEL_KINDS": ".models",
     "LSTMRegressor": ".models",
     "MLPRegressor": ".models",
-    "make_model": ".models",
+    "build_model": ".models",
     "FitResult": ".train",
     "Standardizer": ".train",
     "TrainConfig": ".train",
@@ -51,7 +51,14 @@ _LAZY = {
     "load_dataset": ".experiment",
     "non_monotone_stretches": ".experiment",
     "parse_ages": ".experiment",
+    "parse_features": ".experiment",
+    "parse_offsets": ".experiment",
+    "run_compare": ".experiment",
+    "run_sweep": ".experiment",
     "sweep": ".experiment",
+    "ReproPlan": ".repro",
+    "render": ".repro",
+    "run_plan": ".repro",
     "run_repro": ".repro",
 }
 

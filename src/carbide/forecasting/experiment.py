@@ -24,7 +24,8 @@ from .mmse import mmse_estimate
 from .train import TrainConfig, evaluate, evaluate_per_age, fit_model
 
 __all__ = ["DATASETS", "CompareConfig", "SweepConfig", "age_vector", "compare",
-           "load_dataset", "non_monotone_stretches", "parse_ages", "sweep"]
+           "load_dataset", "non_monotone_stretches", "parse_ages", "parse_features",
+           "parse_offsets", "run_compare", "run_sweep", "sweep"]
 
 #: Named data sets of :func:`load_dataset` (anything else is read as a CSV path).
 DATASETS: tuple[str, ...] = ("pv-system50", "serf-east")
@@ -63,6 +64,33 @@ def parse_ages(text: str | Sequence[int] | int, option: str = "--ages") -> tuple
     if bad:
         raise InvalidConfigError(f"{option}: ages must be >= 0, got {bad}")
     return tuple(sorted(set(items)))
+
+
+def parse_features(text: str | Sequence[str], option: str = "--features") -> tuple[str, ...]:
+    """``"power,temp"`` -> ``("power", "temp")``; sequences pass through; empty is an error."""
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    feats = tuple(f.strip() for f in parts if f.strip())
+    if not feats:
+        raise InvalidConfigError(f"{option} takes comma-separated column names, got {text!r}")
+    return feats
+
+
+def parse_offsets(text: str | Mapping[str, int], option: str = "--offsets") -> dict[str, int]:
+    """``"temp_air=6,ghi=3"`` -> ``{"temp_air": 6, "ghi": 3}`` (heterogeneous ages)."""
+    if isinstance(text, Mapping):
+        return {str(k): int(v) for k, v in text.items()}
+    out: dict[str, int] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        name, sep, value = part.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            out[name.strip()] = int(value)
+        except ValueError:
+            raise InvalidConfigError(
+                f"{option} takes FEATURE=STEPS pairs such as temp_air=6,ghi=3; got "
+                f"{text!r}") from None
+    return out
 
 
 def load_dataset(name: str, *, freq: str = "1h", time: str | None = None,
@@ -290,9 +318,9 @@ def compare(df: Any, cfg: CompareConfig, *, per_age_rows: Sequence[Mapping[str, 
                 bar.advance(task)
 
     def per_age_params() -> int:
-        from .models import make_model
+        from .models import build_model
 
-        one = make_model(cfg.train.model, len(feats), cfg.window, cfg.train.hidden,
+        one = build_model(cfg.train.model, len(feats), cfg.window, cfg.train.hidden,
                          cfg.train.layers)
         return len(cfg.ages) * sum(p.numel() for p in one.parameters())
 
@@ -341,3 +369,59 @@ def non_monotone_stretches(ages: Sequence[int], values: Sequence[float], *,
             i += 1
     return out
 
+
+
+_SWEEP_COLUMNS = ["window", "age", "n_train", "n_test", "dropped", "train_mse", "val_mse",
+                  "test_mse", "mmse_estimate", "best_epoch"]
+
+
+def run_sweep(cfg: SweepConfig, out: str | os.PathLike[str], *, dataset: str = "pv-system50",
+              freq: str = "1h", time: str | None = None,
+              root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """:func:`sweep` on a named data set or CSV, written as a run record into ``out``.
+
+    ``metrics``: ``windows``, ``ages`` and ``non_monotone`` (the stretches where a curve falls
+    by more than 0.02 as age grows); ``rows``: the sweep's rows; ``loss_vs_age.png``.
+    """
+    from ..results import Report, RunRecorder
+    from ._figures import TOL, curves_figure, stretches_table
+
+    df = load_dataset(dataset, freq=freq, time=time, root=root)
+    recorder = RunRecorder(out, system="aoi", config={"dataset": dataset, "freq": freq,
+                                                      **cfg.to_dict()})
+    rows = sweep(df, cfg)
+    stretches = stretches_table(rows)
+    metrics = {"windows": list(cfg.windows), "ages": list(cfg.ages), "non_monotone": stretches}
+    report = (Report(f"Loss vs age: {cfg.target} from {', '.join(cfg.features)} ({dataset})")
+              .paragraph("MSEs on the standardized target scale (1 = the training variance). "
+                         "mmse_estimate: leave-one-out k-NN estimate of the minimum MSE on the "
+                         "training part (biased upwards; see carbide.forecasting.mmse).")
+              .table(rows, _SWEEP_COLUMNS)
+              .figure(curves_figure(rows, f"{cfg.target} from {','.join(cfg.features)}"),
+                      "loss_vs_age.png", "loss vs age")
+              .heading(f"Stretches where a curve falls by more than {TOL} as age grows")
+              .table(stretches))
+    return recorder.finish(metrics=metrics, rows=rows, report=report)
+
+
+def run_compare(cfg: CompareConfig, out: str | os.PathLike[str], *,
+                dataset: str = "pv-system50", freq: str = "1h", time: str | None = None,
+                root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """:func:`compare` on a named data set or CSV, written as a run record into ``out``
+    (metrics as :func:`compare` returns them; ``compare.png``)."""
+    from ..results import Report, RunRecorder
+    from ._figures import compare_figure
+
+    df = load_dataset(dataset, freq=freq, time=time, root=root)
+    recorder = RunRecorder(out, system="aoi", config={"dataset": dataset, "freq": freq,
+                                                      **cfg.to_dict()})
+    metrics, rows = compare(df, cfg)
+    report = (Report(f"Per-age vs joint training: {cfg.target} ({dataset}, u = {cfg.window})")
+              .paragraph("Test MSE per age on the standardized target scale; the joint models "
+                         f"are one network each, trained on all {len(cfg.ages)} ages pooled.")
+              .table([{k: metrics[k] for k in ("per_age_test_mse", "joint_test_mse",
+                                                "joint_age_input_test_mse")}])
+              .table(rows, ["age", "per_age_test_mse", "joint_test_mse",
+                            "joint_age_input_test_mse", "n_test"])
+              .figure(compare_figure(rows), "compare.png", "test MSE per age"))
+    return recorder.finish(metrics=metrics, rows=rows, report=report)

@@ -14,9 +14,9 @@ from torch import nn
 from .._validate import check_int
 from ..exceptions import InvalidConfigError
 
-__all__ = ["MODEL_KINDS", "LSTMRegressor", "MLPRegressor", "make_model"]
+__all__ = ["MODEL_KINDS", "LSTMRegressor", "MLPRegressor", "build_model"]
 
-#: Model names :func:`make_model` knows.
+#: Model names :func:`build_model` knows.
 MODEL_KINDS: tuple[str, ...] = ("lstm", "mlp")
 
 
@@ -65,7 +65,7 @@ class MLPRegressor(nn.Module):
         return self.net(x).squeeze(-1)
 
 
-def make_model(kind: str, num_inputs: int, window: int, hidden: int | None = None,
+def build_model(kind: str, num_inputs: int, window: int, hidden: int | None = None,
                layers: int = 2) -> nn.Module:
     """``"lstm"`` (default hidden 32) or ``"mlp"`` (default hidden 64, ``layers`` layers)."""
     if kind not in MODEL_KINDS:

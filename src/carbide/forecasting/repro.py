@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from ..results import Claim, Report, RunRecorder, seed_everything, subplots
+from ..results import Claim, Report, execute_repro, seed_everything, subplots
+from ._figures import TOL, compare_figure, curves_figure, stretches_table
 from .datasets import as_time_table, make_age_dataset
 from .experiment import (
     CompareConfig,
@@ -45,11 +46,7 @@ from .experiment import (
 from .mmse import knn_conditional_mse, markov_gap, mmse_estimate
 from .train import TrainConfig
 
-__all__ = ["FULL_PLAN", "QUICK_PLAN", "ReproPlan", "plot_compare", "plot_curves", "run_repro",
-           "stretches_table"]
-
-#: A loss must fall by more than this (standardized scale) to count as a non-monotone stretch.
-TOL = 0.02
+__all__ = ["FULL_PLAN", "QUICK_PLAN", "ReproPlan", "render", "run_plan", "run_repro"]
 
 
 @dataclass(frozen=True)
@@ -77,84 +74,50 @@ class ReproPlan:
     max_train: int | None = None
     ar1_a: float = 0.9
     ar1_n: int = 8000
+    #: subsample size of every k-NN minimum-MSE estimate
+    mmse_max_samples: int | None = 20000
+    #: measured wall time of this plan on an idle 2-core machine (minutes)
+    expected_minutes: float = 0.0
 
 
 _AGES_QUICK = (1, *range(3, 49, 3))
 
-#: Quick mode: MLP sweeps over windows 6/12/24 and ages 1 and 3..48 step 3; the per-age vs
-#: joint comparison with the paper's LSTM over 9 ages (1, 6, ..., 48): the MLP's joint network
-#: with the age input fell 5.8% short of the per-age MLPs (0.3095 vs 0.2925), the LSTM's does
-#: not. A few minutes on 2 cores.
+#: Quick mode (about 1.5 min on 2 cores): MLP sweeps over windows 6/12/24 at ages 1 and
+#: 6..48 step 6; the per-age vs joint comparison with the paper's LSTM over 4 ages
+#: (1, 12, 24, 36), 12 epochs; the MMSE curve every 3 h. Its limits are stated in the report.
 QUICK_PLAN = ReproPlan(
-    train=TrainConfig(model="mlp", epochs=30, patience=4, batch_size=256),
-    ages=_AGES_QUICK, windows=(6, 12, 24), compare_ages=(1, *range(6, 49, 6)), compare_window=12,
-    compare_train=TrainConfig(model="lstm", epochs=40, patience=5, batch_size=256),
+    train=TrainConfig(model="mlp", epochs=10, patience=3, batch_size=256),
+    ages=(1, *range(6, 49, 6)), windows=(6, 12, 24), compare_ages=(1, 12, 24, 36),
+    compare_window=12,
+    compare_train=TrainConfig(model="lstm", epochs=12, patience=3, batch_size=256),
+    mmse_ages=_AGES_QUICK, markov_repeats=5, mmse_max_samples=8000, expected_minutes=1.5,
 )
 
 #: The full run: the paper's LSTM(32), every age 1..48 h; the comparison pools every third age.
-FULL_PLAN = dataclasses.replace(
-    QUICK_PLAN, train=TrainConfig(model="lstm", epochs=40, patience=5, batch_size=256),
-    ages=tuple(range(1, 49)), markov_repeats=20, compare_ages=_AGES_QUICK, compare_train=None,
+FULL_PLAN = ReproPlan(
+    train=TrainConfig(model="lstm", epochs=40, patience=5, batch_size=256),
+    ages=tuple(range(1, 49)), windows=(6, 12, 24), compare_ages=_AGES_QUICK,
+    compare_window=12, markov_repeats=20, expected_minutes=28.0,
 )
 
-
-def stretches_table(rows: Sequence[Mapping[str, Any]], tol: float = TOL,
-                    curves: Sequence[str] = ("train_mse", "test_mse", "mmse_estimate"),
-                    extra: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Non-monotone stretches (falls larger than ``tol``) of each window's curves."""
-    out = []
-    for u in sorted({r["window"] for r in rows}):
-        mine = sorted((r for r in rows if r["window"] == u), key=lambda r: r["age"])
-        for curve in curves:
-            vals = [r.get(curve) for r in mine]
-            if any(v is None or not math.isfinite(v) for v in vals):
-                continue
-            for s in non_monotone_stretches([r["age"] for r in mine], vals, tol=tol):
-                out.append({**(extra or {}), "window": u, "curve": curve, **s})
-    return out
+#: What the quick plan cannot show at its size (printed in its report).
+QUICK_LIMITS = (
+    "Quick mode is a smaller run of the same claims: ages every 6 h instead of every hour "
+    "(a fall between two sampled ages can be missed or look shallower), an MLP instead of the "
+    "paper's LSTM in the sweeps, k-NN minimum-MSE estimates on 8,000 instead of 20,000 "
+    "samples (noisier, biased further upwards), and 4 pooled ages with at most 12 LSTM epochs "
+    "in the per-age vs joint comparison, so its MSEs are not the full run's; the full report "
+    "(docs/reports/aoi) has every age and the LSTM throughout.")
 
 
-def plot_curves(recorder: RunRecorder, rows: Sequence[Mapping[str, Any]], name: str,
-                title: str, mmse_u1: Mapping[int, float] | None = None) -> None:
-    """One panel per window: train, test and MMSE-estimate MSE against age."""
-    windows = sorted({r["window"] for r in rows})
-    fig, axes = subplots(1, len(windows), figsize=(4.5 * len(windows), 3.6), squeeze=False,
-                         sharey=True)
-    for ax, u in zip(axes[0], windows, strict=True):
-        mine = sorted((r for r in rows if r["window"] == u), key=lambda r: r["age"])
-        ages = [r["age"] for r in mine]
-        ax.plot(ages, [r["train_mse"] for r in mine], marker=".", label="training MSE")
-        ax.plot(ages, [r["test_mse"] for r in mine], marker=".", label="test MSE")
-        est = [r.get("mmse_estimate") for r in mine]
-        if all(v is not None and math.isfinite(v) for v in est):
-            ax.plot(ages, est, ls="--", label="k-NN MMSE estimate")
-        if mmse_u1:
-            k = sorted(mmse_u1)
-            ax.plot(k, [mmse_u1[a] for a in k], ls=":", color="grey",
-                    label="k-NN MMSE, last value only (u = 1)")
-        for day in (24, 48):
-            if ages and ages[0] <= day <= ages[-1]:
-                ax.axvline(day, color="black", lw=0.5, alpha=0.4)
-        ax.set_title(f"u = {u}")
-        ax.set_xlabel("age (steps)")
-    axes[0][0].set_ylabel("MSE (standardized target)")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8)
-    fig.suptitle(title)
-    recorder.save_figure(fig, name)
-
-
-def plot_compare(recorder: RunRecorder, rows: Sequence[Mapping[str, Any]], name: str) -> None:
-    fig, ax = subplots(figsize=(6, 3.8))
-    ages = [r["age"] for r in rows]
-    for key, label in (("per_age_test_mse", "per-age models"),
-                       ("joint_test_mse", "joint, no age input"),
-                       ("joint_age_input_test_mse", "joint, age as input")):
-        ax.plot(ages, [r[key] for r in rows], marker=".", label=label)
-    ax.set_xlabel("age (steps)")
-    ax.set_ylabel("test MSE (standardized target)")
-    ax.legend()
-    recorder.save_figure(fig, name)
+def _seeded(plan: ReproPlan, seed: int) -> ReproPlan:
+    plan = dataclasses.replace(plan, train=dataclasses.replace(
+        plan.train, seed=seed, max_train=plan.max_train or plan.train.max_train))
+    if plan.compare_train is not None:
+        plan = dataclasses.replace(plan, compare_train=dataclasses.replace(
+            plan.compare_train, seed=seed,
+            max_train=plan.max_train or plan.compare_train.max_train))
+    return plan
 
 
 def _ar1_curve(a: float, n: int, ages: Sequence[int], seed: int) -> list[dict[str, float]]:
@@ -172,34 +135,27 @@ def _ar1_curve(a: float, n: int, ages: Sequence[int], seed: int) -> list[dict[st
     return out
 
 
-def run_repro(out: str | os.PathLike[str], *, quick: bool = False, seed: int = 0,
-              plan: ReproPlan | None = None,
-              root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Run the reproduction into ``out`` (results contract); see the module docstring.
+def run_plan(plan: ReproPlan, *, seed: int = 0,
+             root: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """Train and measure everything ``plan`` asks for; one row per measurement.
 
-    ``seed`` seeds every model; ``plan`` overrides the quick/full plan; ``root`` is the data
-    root (default ``$CARBIDE_DATA``).
+    Rows carry ``study``: ``single`` / ``hetero`` (sweep rows), ``mmse_u1``, ``markov``,
+    ``ar1``, ``compare`` (per age) and one ``compare_summary`` (the comparison's means,
+    weights and the seed). ``seed`` seeds every model; ``root`` is the data root.
     """
     from ..datasets import load_pv
 
-    plan = plan or (QUICK_PLAN if quick else FULL_PLAN)
-    plan = dataclasses.replace(plan, train=dataclasses.replace(
-        plan.train, seed=seed, max_train=plan.max_train or plan.train.max_train))
-    if plan.compare_train is not None:
-        plan = dataclasses.replace(plan, compare_train=dataclasses.replace(
-            plan.compare_train, seed=seed,
-            max_train=plan.max_train or plan.compare_train.max_train))
+    plan = _seeded(plan, seed)
     seed_everything(seed)
-    recorder = RunRecorder(out, system="aoi", config={"quick": quick, "seed": seed,
-                                                      "plan": plan})
     df = load_pv(plan.site, plan.freq, root)
     cols = list(dict.fromkeys([plan.target, *plan.single, *plan.hetero]))
     table = as_time_table(df, columns=cols)
 
     single_cfg = SweepConfig(plan.target, plan.single, plan.ages, plan.windows,
-                             train=plan.train)
+                             train=plan.train, mmse_max_samples=plan.mmse_max_samples)
     hetero_cfg = SweepConfig(plan.target, plan.hetero, plan.ages, plan.windows,
-                             offsets=plan.hetero_offsets, train=plan.train)
+                             offsets=plan.hetero_offsets, train=plan.train,
+                             mmse_max_samples=plan.mmse_max_samples)
     single = [{"study": "single", **r} for r in sweep(table, single_cfg, root_label="single")]
     hetero = [{"study": "hetero", **r} for r in sweep(table, hetero_cfg, root_label="hetero")]
 
@@ -207,7 +163,7 @@ def run_repro(out: str | os.PathLike[str], *, quick: bool = False, seed: int = 0
     mmse_u1 = {}
     for a in plan.mmse_ages:
         ds = make_age_dataset(table, plan.target, list(plan.single), 1, a).split().train
-        mmse_u1[a] = mmse_estimate(ds, max_samples=20000, seed=seed)
+        mmse_u1[a] = mmse_estimate(ds, max_samples=plan.mmse_max_samples, seed=seed)
     markov = [markov_gap(table, plan.target, list(plan.single), a, window=1,
                          repeats=plan.markov_repeats, seed=seed).to_dict()
               for a in plan.markov_ages]
@@ -217,34 +173,88 @@ def run_repro(out: str | os.PathLike[str], *, quick: bool = False, seed: int = 0
                             train=plan.compare_train or plan.train)
     cmp_metrics, cmp_rows = compare(table, cmp_cfg,
                                     per_age_rows=single if plan.compare_train is None else None)
-
-    plot_curves(recorder, single, "loss_vs_age_single.png",
-                f"{plan.target} from past power (system 50, hourly)", mmse_u1)
-    plot_curves(recorder, hetero, "loss_vs_age_hetero.png",
-                "power at age D, " + ", ".join(f"{k} at D + {v}" for k, v in
-                                              plan.hetero_offsets.items()))
-    plot_compare(recorder, cmp_rows, "compare.png")
-    fig, ax = subplots(figsize=(6, 3.6))
-    ax.plot(list(mmse_u1), list(mmse_u1.values()), marker=".", label="PV power (u = 1)")
-    ax.plot([r["age"] for r in ar1], [r["mmse_estimate"] for r in ar1], marker=".",
-            label=f"AR(1), a = {plan.ar1_a}: k-NN estimate")
-    ax.plot([r["age"] for r in ar1], [r["true_mmse"] for r in ar1], ls="--", color="black",
-            label="AR(1): 1 - a^(2 age)")
-    ax.set_xlabel("age (steps)")
-    ax.set_ylabel("MMSE estimate (standardized)")
-    ax.legend(fontsize=8)
-    recorder.save_figure(fig, "mmse_vs_age.png")
-
-    report, metrics, stretch_rows = _report(plan, quick, single, hetero, mmse_u1, markov, ar1,
-                                            cmp_metrics, cmp_rows)
-    rows = [*single, *hetero,
+    return [*single, *hetero,
             *({"study": "mmse_u1", "window": 1, "age": a, "mmse_estimate": v}
               for a, v in mmse_u1.items()),
             *({"study": "markov", **m} for m in markov),
             *({"study": "ar1", **r} for r in ar1),
             *({"study": "compare", "window": plan.compare_window, **r} for r in cmp_rows),
-            *stretch_rows]
-    return recorder.finish(metrics=metrics, rows=rows, report=report)
+            {"study": "compare_summary", "seed": seed, **cmp_metrics}]
+
+
+def run_repro(out: str | os.PathLike[str], *, quick: bool = False, seed: int = 0,
+              plan: ReproPlan | None = None,
+              root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Run the reproduction into ``out`` (results contract); see the module docstring.
+
+    ``seed`` seeds every model; ``plan`` overrides the quick/full plan; ``root`` is the data
+    root (default ``$CARBIDE_DATA``).
+    """
+    plan = plan or (QUICK_PLAN if quick else FULL_PLAN)
+    return execute_repro(out, system="aoi", plan=plan, quick=quick, seed=seed, root=root,
+                         run_plan=run_plan, render=render)
+
+
+def _mmse_figure(mmse_u1: Mapping[int, float], ar1: Sequence[Mapping[str, Any]],
+                 a: float) -> Any:
+    fig, ax = subplots(figsize=(6, 3.6))
+    ax.plot(list(mmse_u1), list(mmse_u1.values()), marker=".", label="PV power (u = 1)")
+    ax.plot([r["age"] for r in ar1], [r["mmse_estimate"] for r in ar1], marker=".",
+            label=f"AR(1), a = {a}: k-NN estimate")
+    ax.plot([r["age"] for r in ar1], [r["true_mmse"] for r in ar1], ls="--", color="black",
+            label="AR(1): 1 - a^(2 age)")
+    ax.set_xlabel("age (steps)")
+    ax.set_ylabel("MMSE estimate (standardized)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _compare_summary(cmp_rows: Sequence[Mapping[str, Any]], plan: ReproPlan) -> dict[str, Any]:
+    """The comparison's means and weights from its per-age rows and the plan (what
+    :func:`~.experiment.compare` reports: means over the finite per-age values; one network's
+    weights from the model it builds)."""
+    from .models import build_model
+
+    def mean(name: str) -> float:
+        vals = [r[name] for r in cmp_rows if r.get(name) is not None and math.isfinite(r[name])]
+        return float(np.mean(vals)) if vals else math.nan
+
+    t = plan.compare_train or plan.train
+    n = len(plan.single)
+
+    def weights(inputs: int) -> int:
+        model = build_model(t.model, inputs, plan.compare_window, t.hidden, t.layers)
+        return sum(p.numel() for p in model.parameters())
+
+    names = ("per_age_test_mse", "joint_test_mse", "joint_age_input_test_mse",
+             "per_age_train_mse", "joint_train_mse", "joint_age_input_train_mse")
+    return {**{k: mean(k) for k in names},
+            "parameters": {"per_age_total": len(plan.compare_ages) * weights(n),
+                           "joint": weights(n), "joint_age_input": weights(2 * n)}}
+
+
+def render(rows: Sequence[Mapping[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any], Report]:
+    """Metrics, claim table and figures from :func:`run_plan`'s rows alone."""
+    by: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        by.setdefault(r["study"], []).append(r)
+    cmp_rows = [{k: v for k, v in r.items() if k not in ("study", "window")}
+                for r in by["compare"]]
+    if "compare_summary" in by:
+        (summary,) = by["compare_summary"]
+        plan = _seeded(plan, int(summary["seed"]))
+    else:  # rows of a run before the summary row existed: its plan holds the seed
+        summary = _compare_summary(cmp_rows, plan)
+    # (rows of earlier runs also hold their stretches under these studies: not sweep rows)
+    single, hetero = ([r for r in by[k] if "age" in r] for k in ("single", "hetero"))
+    mmse_u1 = {int(r["age"]): r["mmse_estimate"] for r in by["mmse_u1"]}
+    markov, ar1 = by["markov"], by["ar1"]
+    cmp_metrics = {k: v for k, v in summary.items() if k not in ("study", "seed")}
+    quick = dataclasses.replace(plan, expected_minutes=QUICK_PLAN.expected_minutes) == _seeded(
+        QUICK_PLAN, plan.train.seed)
+    report, metrics = _report(plan, quick, single, hetero, mmse_u1, markov, ar1, cmp_metrics,
+                              cmp_rows)
+    return metrics, report
 
 
 def _curve_at(rows: Sequence[Mapping[str, Any]], u: int, age: int, key: str) -> float | None:
@@ -270,7 +280,7 @@ def _report(plan: ReproPlan, quick: bool, single: list[dict[str, Any]],
             hetero: list[dict[str, Any]], mmse_u1: dict[int, float],
             markov: list[dict[str, Any]], ar1: list[dict[str, float]],
             cmp_metrics: dict[str, Any], cmp_rows: list[dict[str, Any]]
-            ) -> tuple[Report, dict[str, Any], list[dict[str, Any]]]:
+            ) -> tuple[Report, dict[str, Any]]:
     st_single = stretches_table(single, extra={"study": "single"})
     st_hetero = stretches_table(hetero, extra={"study": "hetero"})
     u1_st = non_monotone_stretches(list(mmse_u1), list(mmse_u1.values()), tol=TOL)
@@ -330,22 +340,24 @@ def _report(plan: ReproPlan, quick: bool, single: list[dict[str, Any]],
         Claim("Markov data give a non-decreasing curve", "yes (approximately)",
               f"AR(1) a = {plan.ar1_a}: {len(ar1_st)} falls > {TOL}; largest |estimate - "
               f"(1 - a^(2 age))| = {ar1_err:.3f}", "synthetic Gauss-Markov control",
-              not ar1_st),
+              not ar1_st, figures={"ar1_max_abs_error": ar1_err}),
         Claim("joint training with the age as input matches or beats per-age models",
               "yes (recommendation ii), with one network",
               f"mean test MSE {ja:.4f} (joint + age, 1 network) vs {pa:.4f} (per-age, "
               f"{len(plan.compare_ages)} networks)",
               f"{cmp_model}, u = {plan.compare_window}, ages {_ages_text(plan.compare_ages)};"
-              f" holds if within 2 % of the per-age MSE or below", ja <= 1.02 * pa),
+              f" holds if within 2 % of the per-age MSE or below", ja <= 1.02 * pa,
+              figures={"joint_age_input_test_mse": ja, "per_age_test_mse": pa}),
         Claim("the age input helps the joint model", "yes (recommendation ii)",
-              f"{ja:.4f} with age input vs {jn:.4f} without", "", ja < jn),
+              f"{ja:.4f} with age input vs {jn:.4f} without", "", ja < jn,
+              figures={"joint_age_input_test_mse": ja, "joint_test_mse": jn}),
     ]
     setup = (
         f"{'Quick' if quick else 'Full'} mode. PVDAQ system 50 with NSRDB PSM3 weather, "
-        f"resampled to {plan.freq} (carbide.datasets.load_pv: strict bin means, NaN kept), "
+        f"resampled to {plan.freq} (carbide.datasets.load_pv: strict bin means, gaps kept), "
         f"{plan.target} as target. Chronological split 70 / 15 / 15 % of the time span, the "
         f"same cut times for every age; samples whose window straddles a cut are purged. "
-        f"Windows touching NaN are dropped (counts in the rows). Model: {model}, Adam lr "
+        f"Windows touching a gap are dropped (counts in the rows). Model: {model}, Adam lr "
         f"{plan.train.lr}, batch {plan.train.batch_size}, MSE, at most {plan.train.epochs} "
         f"epochs with early stopping on validation MSE (patience {plan.train.patience}), "
         f"seed {plan.train.seed}; one model per (window, age). Ages "
@@ -355,21 +367,28 @@ def _report(plan: ReproPlan, quick: bool, single: list[dict[str, Any]],
     report = Report("The age of correlated features: loss vs age on real PV data "
                     "(Shisher et al., 2021)")
     report.paragraph(setup).claims(claims)
+    if quick:
+        report.paragraph(QUICK_LIMITS)
     report.heading("Where and why the curve is non-monotone")
     report.paragraph(_why(single, st_single, u1_st, mmse_u1, markov))
     report.table([*st_single, *st_hetero],
                  ["study", "window", "curve", "peak_age", "peak_mse", "trough_age",
                   "trough_mse", "drop"])
     report.heading("1. One feature: past AC power")
-    report.image("loss_vs_age_single.png", "loss vs age, past power only")
+    report.figure(curves_figure(single, f"{plan.target} from past power (system 50, hourly)",
+                                mmse_u1), "loss_vs_age_single.png",
+                  "loss vs age, past power only")
     cols = ["window", "age", "n_train", "n_test", "dropped", "train_mse", "test_mse",
             "mmse_estimate", "best_epoch"]
     report.table(single, cols)
     report.heading("2. Heterogeneous ages: power at D, temp_air and ghi at D + offset")
-    report.image("loss_vs_age_hetero.png", "loss vs age, heterogeneous ages")
+    report.figure(curves_figure(hetero, "power at age D, " + ", ".join(
+        f"{k} at D + {v}" for k, v in plan.hetero_offsets.items())), "loss_vs_age_hetero.png",
+        "loss vs age, heterogeneous ages")
     report.table(hetero, cols)
     report.heading("3. Model-free MMSE estimate and the Markov test")
-    report.image("mmse_vs_age.png", "k-NN MMSE estimate vs age, PV and AR(1) control")
+    report.figure(_mmse_figure(mmse_u1, ar1, plan.ar1_a), "mmse_vs_age.png",
+                  "k-NN MMSE estimate vs age, PV and AR(1) control")
     report.paragraph(
         "Markov test: MMSE estimate given X_{t-D} alone minus given (X_{t-D}, X_{t-D-1}); "
         f"mean and standard deviation over {plan.markov_repeats} random 80 % subsamples. A "
@@ -377,7 +396,7 @@ def _report(plan: ReproPlan, quick: bool, single: list[dict[str, Any]],
     report.table(markov, ["ages", "mmse_markov", "mmse_extra", "gap", "gap_sd", "relative",
                           "samples"])
     report.heading(f"4. Per-age vs joint vs joint with age input (u = {plan.compare_window})")
-    report.image("compare.png", "test MSE per age")
+    report.figure(compare_figure(cmp_rows), "compare.png", "test MSE per age")
     report.table([{k: cmp_metrics[k] for k in (
         "per_age_test_mse", "joint_test_mse", "joint_age_input_test_mse", "per_age_train_mse",
         "joint_train_mse", "joint_age_input_train_mse")}])
@@ -385,10 +404,7 @@ def _report(plan: ReproPlan, quick: bool, single: list[dict[str, Any]],
                      f"networks together).")
     report.table(cmp_rows, ["age", "per_age_test_mse", "joint_test_mse",
                             "joint_age_input_test_mse", "n_test"])
-    stretch_rows = [*({"study": "stretch", **x} for x in [*st_single, *st_hetero]),
-                    *({"study": "stretch", "window": 1, "curve": "mmse_u1", **x}
-                      for x in u1_st)]
-    return report, metrics, stretch_rows
+    return report, metrics
 
 
 def _key(ages: Mapping[str, int]) -> str:

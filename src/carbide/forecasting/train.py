@@ -22,7 +22,7 @@ from .._validate import check_int, check_real
 from ..exceptions import InvalidConfigError
 from ..results import progress as _progress
 from .datasets import AgeAwareDataset
-from .models import MODEL_KINDS, make_model
+from .models import MODEL_KINDS, build_model
 
 __all__ = ["FitResult", "Standardizer", "TrainConfig", "evaluate", "evaluate_per_age",
            "fit_model", "predict"]
@@ -194,7 +194,7 @@ def fit_model(train: AgeAwareDataset, val: AgeAwareDataset, config: TrainConfig 
     xt, yt = scaler.x(train), torch.from_numpy(scaler.y(train.y))
     xv, yv = scaler.x(val), scaler.y(val.y)
     torch.manual_seed(cfg.seed)
-    model = make_model(cfg.model, train.num_inputs, train.window, cfg.hidden, cfg.layers)
+    model = build_model(cfg.model, train.num_inputs, train.window, cfg.hidden, cfg.layers)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     best = (math.inf, 0, copy.deepcopy(model.state_dict()))

@@ -147,6 +147,61 @@ class RegionWindows:
                 f"region {self.region}: {what} says the region has {members} ranks, earlier "
                 f"entries said {self.members}")
 
+    # -------------------------------------------------------------- state
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: settings, progress and the windows still being
+        assembled (partial steps and complete region vectors not yet analysed).
+
+        Arrays stay numpy arrays; everything else is JSON-friendly (see
+        :func:`carbide.insitu.spark` for how the Spark engine checkpoints it).
+        """
+        return {
+            "region": self.region, "window": self.window, "stride": self.stride,
+            "rank": self.rank, "time_per_step": self.time_per_step,
+            "next_window": self.next_window, "members": self.members,
+            "covered_until": self.covered_until, "duplicates": self.duplicates,
+            "steps": {int(k): int(v) for k, v in self._steps.items()},
+            "ts": {int(k): float(v) for k, v in self._ts.items()},
+            "vectors": {int(k): v for k, v in self._vectors.items()},
+            "parts": [{"step": p.step, "seq": p.seq, "rank": p.rank, "localid": p.localid,
+                       "region": p.region, "members": p.members, "field": p.field,
+                       "ts": p.ts, "data": p.data}
+                      for by_id in self._parts.values() for p in by_id.values()],
+            "seen": sorted([int(r), int(st)] for r, st in self._seen),
+            "layout": {int(k): [list(shape), dtype] for k, (shape, dtype) in
+                       self._layout.items()},
+            "eos": {int(k): int(v) for k, v in self._eos.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> RegionWindows:
+        """Resume from :meth:`state_dict` (the settings must match this object's)."""
+        mine = (self.region, self.window, self.stride, self.rank)
+        theirs = (state["region"], state["window"], state["stride"], state["rank"])
+        if tuple(int(x) for x in theirs) != mine:
+            raise InvalidConfigError(
+                f"saved window state (region, window, stride, rank) = {theirs} does not match "
+                f"this analysis {mine}; resume with the same settings or a fresh checkpoint")
+        self.next_window = int(state["next_window"])
+        self.members = None if state["members"] is None else int(state["members"])
+        self.covered_until = int(state["covered_until"])
+        self.duplicates = int(state["duplicates"])
+        self._steps = {int(k): int(v) for k, v in state["steps"].items()}
+        self._ts = {int(k): float(v) for k, v in state["ts"].items()}
+        self._vectors = {int(k): np.asarray(v) for k, v in state["vectors"].items()}
+        self._parts = {}
+        for p in state["parts"]:
+            snap = Snapshot(step=int(p["step"]), seq=int(p["seq"]), rank=int(p["rank"]),
+                            localid=int(p["localid"]), region=int(p["region"]),
+                            members=int(p["members"]), field=str(p["field"]),
+                            data=np.asarray(p["data"]), ts=float(p["ts"]))
+            self._parts.setdefault(snap.seq, {})[snap.localid] = snap
+        self._seen = {(int(r), int(st)) for r, st in state["seen"]}
+        self._layout = {int(k): (tuple(int(d) for d in shape), str(dtype))
+                        for k, (shape, dtype) in state["layout"].items()}
+        self._eos = {int(k): int(v) for k, v in state["eos"].items()}
+        return self
+
     # -------------------------------------------------------------- output
 
     def ready(self) -> list[WindowResult]:

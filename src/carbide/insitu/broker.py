@@ -7,7 +7,7 @@ Redis Streams; :class:`Broker` keeps those three roles:
 
 - **filter**: spatial crop and downsampling (:mod:`carbide.insitu.filters`);
 - **aggregate**: ranks grouped into contiguous regions, each region one stream
-  ``carbide:<field>:<region>`` (:func:`~carbide.insitu.endpoints.stream_key`);
+  ``carbide:<field>:<region>`` (:func:`~carbide.insitu.keys.stream_key`);
 - **convert**: float32 bytes plus metadata (:mod:`carbide.insitu.codec`), never text.
 
 Puts are asynchronous: :meth:`Broker.put` converts the array and hands it to a sender thread
@@ -44,8 +44,9 @@ from .._imports import optional_import
 from .._validate import check_int, check_real
 from ..exceptions import DeliveryError, InvalidConfigError
 from .codec import Snapshot, encode_eos, encode_snapshot
-from .endpoints import region_of, region_ranks, resolve_endpoints, stream_key
+from .endpoints import region_of, region_ranks, resolve_endpoints
 from .filters import Crop, Downsample, Filter, compose
+from .keys import PREFIX, stream_key
 
 __all__ = ["Broker", "BrokerStats", "RankStats"]
 
@@ -135,7 +136,7 @@ class Broker:
         batch: int = 4,
         maxlen: int = 512,
         retry_timeout_s: float = 30.0,
-        prefix: str = "carbide",
+        prefix: str = PREFIX,
     ):
         if not isinstance(field, str) or not field or ":" in field:
             raise InvalidConfigError(f"field must be a non-empty name without ':', got {field!r}")

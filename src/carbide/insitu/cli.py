@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ..results import render_command, repro_command
+
 __all__ = ["elasticbroker"]
 
 
@@ -58,7 +60,7 @@ def _stream_options(f):
 
 def _config(ranks, steps, warmup, every, regions, stride, field, window, window_stride,
             dmd_rank, endpoints, nx, ny, radius, u_in, reynolds, **extra):
-    from .experiment import InsituConfig
+    from . import InsituConfig
 
     return InsituConfig(ranks=ranks, steps=steps, warmup=warmup, every=every, regions=regions,
                         stride=stride, field=field, window=window, window_stride=window_stride,
@@ -76,17 +78,9 @@ def _config(ranks, steps, warmup, every, regions, stride, field, window, window_
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 def run(engine, trigger, out, **kw) -> None:
     """Run the MPI cylinder flow with the broker and online DMD; one row per DMD window."""
-    from ..results import Report, RunRecorder
-    from .experiment import run_insitu
+    from . import record_run
 
-    cfg = _config(**kw, engine=engine, trigger_s=trigger)
-    rec = RunRecorder(out, system="elasticbroker", config=cfg.to_dict())
-    res = run_insitu(cfg, rec.out / "work")
-    m = res["metrics"]
-    report = (Report(f"ElasticBroker run: {cfg.ranks} ranks, {cfg.engine} engine")
-              .table([m], list(m)).table(res["windows"], list(res["windows"][0])
-                                         if res["windows"] else []))
-    rec.finish(metrics=m, rows=res["windows"], report=report)
+    m = record_run(_config(**kw, engine=engine, trigger_s=trigger), out)["metrics"]
     click.echo(f"{m['windows']} DMD windows; dominant frequency {m['dominant_freq']:.5f} vs "
                f"FFT {m['fft_freq']:.5f}; {m['throughput_mb_s']:.2f} MB/s; e2e latency p50 "
                f"{m['e2e_latency_p50_s']:.2f} s -> {out}/results.json")
@@ -108,49 +102,14 @@ def run(engine, trigger, out, **kw) -> None:
 def replay(data, field, ranks, regions, window, window_stride, dmd_rank, rate, endpoints,
            out) -> None:
     """Replay the recorded OpenFOAM snapshots through the broker into online DMD."""
-    from ..exceptions import InvalidConfigError
-    from ..results import Report, RunRecorder
-    from .consumer import DMDConsumer
-    from .endpoints import region_of
-    from .replay import launch_replay
-    from .server import EmbeddedRedis
+    from . import ReplayConfig, record_replay
 
-    if window > 20:
-        raise InvalidConfigError(f"--window {window} is longer than the data: the OpenFOAM "
-                                 "case has 20 snapshots")
-    region_of(0, ranks, regions)
-    rec = RunRecorder(out, system="elasticbroker", config=dict(
-        data=data, field=field, ranks=ranks, regions=regions, window=window,
-        window_stride=window_stride, rank=dmd_rank, rate=rate, endpoints=endpoints))
-    server = EmbeddedRedis().start() if endpoints is None else None
-    url = server.url if server is not None else endpoints
-    try:
-        s = launch_replay(ranks=ranks, field=field, endpoints=url, out=rec.out / "work",
-                          regions=regions, rate_hz=rate)
-        consumer_url = url
-        if not url.startswith(("redis://", "rediss://", "unix://")):
-            from .endpoints import resolve_endpoints
-
-            consumer_url = resolve_endpoints(url, size=ranks, regions=regions)[0]
-            if len(set(resolve_endpoints(url, size=ranks, regions=regions))) > 1:
-                raise InvalidConfigError("replay analyses one endpoint; give every rank the same")
-        c = DMDConsumer(consumer_url, s["stream_field"], list(range(regions)), window=window,
-                        stride=window_stride, rank=dmd_rank, time_per_step=s["dt"])
-        results = c.run(timeout_s=300)
-        c.close()
-    finally:
-        if server is not None:
-            server.close()
-    rows = [{"region": r.region, "window": r.window, "first_step": r.steps[0],
-             "dominant_freq": r.dominant_freq, "error": r.dmd["error"],
-             "analysis_s": r.analysis_s} for r in results]
-    metrics = {"windows": len(rows), "throughput_mb_s": s["broker"]["throughput_mb_s"],
-               "put_latency_mean_s": s["broker"]["put_latency_mean_s"],
-               "dmd_error_mean": sum(r["error"] for r in rows) / max(1, len(rows))}
-    rec.finish(metrics=metrics, rows=rows, report=Report(f"OpenFOAM replay ({field})")
-               .table(rows, list(rows[0]) if rows else []))
-    click.echo(f"{len(rows)} DMD windows, mean reconstruction error "
-               f"{metrics['dmd_error_mean']:.4f} -> {out}/results.json")
+    cfg = ReplayConfig(data=data, field=field, ranks=ranks, regions=regions, window=window,
+                       window_stride=window_stride, rank=dmd_rank, rate=rate,
+                       endpoints=endpoints)
+    m = record_replay(cfg, out)["metrics"]
+    click.echo(f"{m['windows']} DMD windows, mean reconstruction error "
+               f"{m['dmd_error_mean']:.4f} -> {out}/results.json")
 
 
 @elasticbroker.command()
@@ -160,35 +119,21 @@ def replay(data, field, ranks, regions, window, window_stride, dmd_rank, rate, e
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 def bench(reps, out, **kw) -> None:
     """Slowdown vs no output and vs files, throughput vs raw Redis, latency, DMD vs FFT."""
-    from ..results import Report, RunRecorder
-    from .repro import measure
+    from . import record_bench
 
-    cfg = _config(**kw)
-    rec = RunRecorder(out, system="elasticbroker", config={**cfg.to_dict(), "reps": reps})
-    res = measure(cfg, reps=reps, out=rec.out / "work")
-    m = res["metrics"]
-    rows = [{"output": k, "rep": i, "time_per_step_s": r["time_per_step_s"]}
-            for k, v in res["runs"].items() for i, r in enumerate(v)]
-    rec.finish(metrics=m, rows=rows, report=Report("ElasticBroker bench").table([m], list(m))
-               .table(rows, ["output", "rep", "time_per_step_s"]))
+    m = record_bench(_config(**kw), out, reps=reps)["metrics"]
     click.echo(f"slowdown vs no output x{m['slowdown_vs_nowrite']:.3f}, vs files "
                f"x{m['slowdown_vs_file']:.3f} (analysis live: "
                f"x{m['slowdown_live_vs_nowrite']:.3f}); broker {m['broker_mb_s']:.0f} MB/s vs "
-               f"raw Redis "
-               f"{m['raw_redis_mb_s']:.0f} MB/s; e2e p50 {m['e2e_latency_p50_s']:.2f} s, p95 "
-               f"{m['e2e_latency_p95_s']:.2f} s; DMD {m['dominant_freq']:.5f} vs FFT "
-               f"{m['fft_freq']:.5f} -> {out}/results.json")
+               f"raw Redis {m['raw_redis_mb_s']:.0f} MB/s; e2e p50 "
+               f"{m['e2e_latency_p50_s']:.2f} s, p95 {m['e2e_latency_p95_s']:.2f} s; DMD "
+               f"{m['dominant_freq']:.5f} vs FFT {m['fft_freq']:.5f} -> {out}/results.json")
 
 
-@elasticbroker.command()
-@click.option("--quick", is_flag=True, help="The quick plan (a few minutes on 2 cores).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--out", required=True, type=click.Path(file_okay=False))
-def repro(quick: bool, seed: int, out: str) -> None:
-    """Slowdown, QoS, DMD vs FFT, ranks 1-2, OpenFOAM replay (+ Spark in the full plan)."""
-    from .repro import run_repro
-
-    m = run_repro(out, quick=quick, seed=seed)["metrics"]
-    click.echo(f"slowdown vs no output x{m['slowdown_vs_nowrite']:.3f}, vs files "
-               f"x{m['slowdown_vs_file']:.3f}; St {m['strouhal_dmd']:.3f} (DMD) vs "
-               f"{m['strouhal_fft']:.3f} (FFT) -> {out}/report.md")
+elasticbroker.add_command(repro_command(
+    "elasticbroker",
+    help="Slowdown, QoS, DMD vs FFT, ranks 1-2, OpenFOAM replay (+ Spark in the full plan).",
+    summary=lambda m: (f"slowdown vs no output x{m['slowdown_vs_nowrite']:.3f}, vs files "
+                       f"x{m['slowdown_vs_file']:.3f}; St {m['strouhal_dmd']:.3f} (DMD) vs "
+                       f"{m['strouhal_fft']:.3f} (FFT)")))
+elasticbroker.add_command(render_command("elasticbroker"))

@@ -32,17 +32,9 @@ from .._validate import check_int
 from ..exceptions import InvalidConfigError
 from .assembly import RegionWindows, WindowResult
 from .codec import Snapshot, decode_entry
-from .endpoints import stream_key
+from .keys import GROUP, PREFIX, progress_key, results_key, stream_key
 
 __all__ = ["DMDConsumer", "read_results"]
-
-
-def results_key(field: str, *, prefix: str = "carbide") -> str:
-    return f"{prefix}:{field}:dmd"
-
-
-def progress_key(field: str, *, prefix: str = "carbide") -> str:
-    return f"{prefix}:{field}:progress"
 
 
 class DMDConsumer:
@@ -62,8 +54,8 @@ class DMDConsumer:
 
     def __init__(self, url: str, field: str, regions: Sequence[int], *, window: int,
                  stride: int | None = None, rank: int = 8, time_per_step: float = 1.0,
-                 group: str = "dmd", name: str = "consumer-0", claim_idle_ms: int = 10_000,
-                 count: int = 64, prefix: str = "carbide"):
+                 group: str = GROUP, name: str = "consumer-0", claim_idle_ms: int = 10_000,
+                 count: int = 64, prefix: str = PREFIX):
         redis = optional_import("redis", "insitu")
         self.url, self.field, self.group, self.name, self.prefix = url, field, group, name, prefix
         self.regions = [int(r) for r in regions]
@@ -160,15 +152,17 @@ class DMDConsumer:
         self.results.extend(new)
         return new
 
-    def run(self, *, timeout_s: float = 600.0, block_ms: int = 200) -> list[WindowResult]:
-        """Poll until every region is finished (all end-of-stream markers seen).
+    def run(self, *, timeout_s: float = 600.0, block_ms: int = 200,
+            stop: Any = None) -> list[WindowResult]:
+        """Poll until every region is finished (all end-of-stream markers seen), or until
+        ``stop`` (a ``threading.Event``) is set.
 
         Raises:
             TimeoutError: not finished within ``timeout_s`` (the message lists what is missing).
         """
         self._own_pending()
         deadline = time.monotonic() + timeout_s
-        while not self.finished:
+        while not self.finished and not (stop is not None and stop.is_set()):
             if time.monotonic() > deadline:
                 missing = {r: (st.next_window, st.total_sent) for r, st in self.state.items()
                            if not st.finished}
@@ -213,7 +207,7 @@ class DMDConsumer:
         self._client.close()
 
 
-def read_results(url: str, field: str, *, prefix: str = "carbide") -> list[dict[str, Any]]:
+def read_results(url: str, field: str, *, prefix: str = PREFIX) -> list[dict[str, Any]]:
     """Every DMD result published for ``field``, de-duplicated by (region, window), in order."""
     redis = optional_import("redis", "insitu")
     client = redis.Redis.from_url(url)

@@ -15,14 +15,9 @@ from pathlib import Path
 
 from ..exceptions import InvalidConfigError
 
-__all__ = ["read_endpoint_file", "region_of", "region_ranks", "resolve_endpoints", "stream_key"]
+__all__ = ["read_endpoint_file", "region_of", "region_ranks", "resolve_endpoints"]
 
 _SCHEMES = ("redis://", "rediss://", "unix://")
-
-
-def stream_key(field: str, region: int, *, prefix: str = "carbide") -> str:
-    """The Redis Stream of one field's region (the paper's ``<field><region>``)."""
-    return f"{prefix}:{field}:{int(region)}"
 
 
 def region_of(rank: int, size: int, regions: int) -> int:

@@ -12,6 +12,7 @@ put path with the same payload).
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import threading
@@ -27,9 +28,12 @@ from .._imports import optional_import
 from .._validate import check_int, check_real
 from ..exceptions import InvalidConfigError
 from .endpoints import read_endpoint_file, region_of
+from .keys import BENCH_FIELD, PREFIX, raw_throughput_key, run_keys, stream_key
 
-__all__ = ["ENGINES", "InsituConfig", "broker_throughput", "raw_redis_throughput",
-           "run_baselines", "run_insitu"]
+__all__ = ["ENGINES", "REPLAY_DATA", "WINDOW_COLUMNS", "InsituConfig", "ReplayConfig",
+           "broker_throughput", "measure", "raw_redis_throughput", "record_bench",
+           "record_replay", "record_run", "run_baselines", "run_insitu", "run_replay",
+           "window_row"]
 
 ENGINES = ("local", "spark")
 
@@ -112,9 +116,124 @@ def _region_urls(cfg: InsituConfig, default: str) -> dict[int, str]:
     return {region_of(r, cfg.ranks, cfg.regions): urls[r] for r in range(cfg.ranks)}
 
 
-def run_insitu(cfg: InsituConfig, out: str | Path, *, prefix: str = "carbide",
+def window_row(res: Any) -> dict[str, Any]:
+    """The one table row of an analysed window (a :class:`~.assembly.WindowResult`)."""
+    return {"region": res.region, "window": res.window, "first_step": res.steps[0],
+            "last_step": res.steps[-1], "dominant_freq": res.dominant_freq,
+            "analysis_s": res.analysis_s, "error": res.dmd.get("error"),
+            "latency_max_s": max(res.latencies_s) if res.latencies_s else None}
+
+
+def _check_run(cfg: InsituConfig, defer_analysis: bool) -> None:
+    """Everything that can be wrong with a run, checked before any server starts or any
+    stream is deleted."""
+    if cfg.engine not in ENGINES:  # a config built around __post_init__
+        raise InvalidConfigError(
+            f"engine must be one of {', '.join(ENGINES)}, got {cfg.engine!r}")
+    if defer_analysis and cfg.engine != "local":
+        raise InvalidConfigError("defer_analysis needs the local engine; got engine="
+                                 f"{cfg.engine!r}")
+    optional_import("redis", "insitu")
+    if cfg.engine == "spark":
+        from .spark import check_spark
+
+        if cfg.endpoints is not None and len(set(_region_urls(cfg, "").values())) > 1:
+            raise InvalidConfigError("the Spark engine reads one endpoint; give every rank "
+                                     "the same endpoint or use --engine local")
+        check_spark()
+
+
+def _fresh_streams(urls: set[str], field: str, regions: list[int], prefix: str) -> None:
+    """Delete a previous run's keys: its entries must not leak into this one."""
+    redis = optional_import("redis", "insitu")
+    for url in urls:
+        c = redis.Redis.from_url(url)
+        try:
+            c.delete(*run_keys(field, regions, prefix=prefix))
+        finally:
+            c.close()
+
+
+def _run_local(cfg: InsituConfig, by_region: dict[int, str], sim_kwargs: dict[str, Any],
+               window_kw: dict[str, Any], *, prefix: str, timeout_s: float,
+               defer_analysis: bool) -> tuple[dict[str, Any], list[Any]]:
+    from .consumer import DMDConsumer
+    from .simulate import launch_simulation
+
+    regions = sorted(by_region)
+    consumers: list[DMDConsumer] = []
+    threads: list[threading.Thread] = []
+    stop = threading.Event()
+    try:
+        for i, url in enumerate(sorted(set(by_region.values()))):
+            consumers.append(DMDConsumer(url, cfg.field,
+                                         [r for r in regions if by_region[r] == url],
+                                         name=f"consumer-{i}", prefix=prefix, **window_kw))
+        errors: list[BaseException] = []
+
+        def consume(c: DMDConsumer) -> None:
+            try:
+                c.run(timeout_s=timeout_s, stop=stop)
+            except BaseException as exc:  # re-raised in the main thread below
+                errors.append(exc)
+
+        threads += [threading.Thread(target=consume, args=(c,), daemon=True) for c in consumers]
+        if defer_analysis:
+            sim = launch_simulation(**sim_kwargs, timeout_s=timeout_s)
+        for t in threads:
+            t.start()
+        if not defer_analysis:
+            sim = launch_simulation(**sim_kwargs, timeout_s=timeout_s)
+        for t in threads:
+            t.join(timeout_s)
+        if errors:
+            raise errors[0]
+        return sim, [r for c in consumers for r in c.results]
+    finally:
+        stop.set()  # on an error path the consumers must not poll on
+        for t in threads:
+            if t.is_alive():
+                t.join(10)
+        for c in consumers:
+            c.close()
+
+
+def _run_spark(cfg: InsituConfig, endpoint: str, regions: list[int], sim_kwargs: dict[str, Any],
+               window_kw: dict[str, Any], out: Path, *, prefix: str,
+               timeout_s: float) -> tuple[dict[str, Any], list[Any], list[dict[str, Any]]]:
+    from .simulate import finish_simulation, launch_simulation
+    from .spark import run_spark_engine
+
+    holder: dict[str, Any] = {}
+
+    def start_sim() -> None:
+        holder["proc"] = launch_simulation(**sim_kwargs, wait=False)
+
+    def sim_failed() -> None:
+        proc = holder.get("proc")
+        if proc is not None and proc.poll() not in (None, 0):
+            finish_simulation(proc, out / "sim-broker.json")  # raises with its stderr
+
+    try:
+        run = run_spark_engine(endpoint, cfg.field, regions, trigger_s=cfg.trigger_s,
+                               timeout_s=timeout_s, prefix=prefix, on_ready=start_sim,
+                               check=sim_failed, **window_kw)
+        sim = finish_simulation(holder["proc"], out / "sim-broker.json", timeout_s=timeout_s)
+    finally:
+        proc = holder.get("proc")
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return sim, run.results, run.batches
+
+
+def run_insitu(cfg: InsituConfig, out: str | Path, *, prefix: str = PREFIX,
                timeout_s: float = 1800, defer_analysis: bool = False) -> dict[str, Any]:
     """Run the broker + analysis pipeline once (see the module docstring).
+
+    The configuration (engine, endpoints, Spark's runtime) is checked before the embedded
+    Redis starts or any stream is deleted; the consumers are closed and the server stopped on
+    every path, errors included.
 
     With ``defer_analysis=True`` (local engine only) the analysis starts after the simulation
     ends and the streams hold every snapshot meanwhile: the simulation then pays only for the
@@ -131,11 +250,10 @@ def run_insitu(cfg: InsituConfig, out: str | Path, *, prefix: str = "carbide",
         snapshot of a window -> its result), ``analysis_s_mean``, ``dominant_freq``,
         ``fft_freq``, ``time_per_step_s``, ``windows``.
     """
-    from .consumer import DMDConsumer
     from .dmd import fft_frequency
     from .server import EmbeddedRedis
-    from .simulate import finish_simulation, launch_simulation
 
+    _check_run(cfg, defer_analysis)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     server = None
@@ -147,15 +265,7 @@ def run_insitu(cfg: InsituConfig, out: str | Path, *, prefix: str = "carbide",
     try:
         by_region = _region_urls(cfg, endpoints)
         regions = sorted(by_region)
-        # Fresh streams: a previous run's entries must not leak into this one.
-        redis = optional_import("redis", "insitu")
-        for url in set(by_region.values()):
-            c = redis.Redis.from_url(url)
-            c.delete(*[f"{prefix}:{cfg.field}:{r}" for r in regions],
-                     f"{prefix}:{cfg.field}:dmd", f"{prefix}:{cfg.field}:progress")
-            c.close()
-        if defer_analysis and cfg.engine != "local":
-            raise InvalidConfigError("defer_analysis needs the local engine")
+        _fresh_streams(set(by_region.values()), cfg.field, regions, prefix)
         # deferred: room for the whole run in each stream, so back-pressure never binds
         maxlen = cfg.ranks * (cfg.snapshots + 2) if defer_analysis else cfg.maxlen
         sim_kwargs = dict(ranks=cfg.ranks, steps=cfg.steps, warmup=cfg.warmup, every=cfg.every,
@@ -165,53 +275,12 @@ def run_insitu(cfg: InsituConfig, out: str | Path, *, prefix: str = "carbide",
         window_kw = dict(window=cfg.window, stride=cfg.window_stride, rank=cfg.rank)
         batches: list[dict[str, Any]] = []
         if cfg.engine == "local":
-            consumers = [DMDConsumer(url, cfg.field, [r for r in regions if by_region[r] == url],
-                                     name=f"consumer-{i}", prefix=prefix, **window_kw)
-                         for i, url in enumerate(sorted(set(by_region.values())))]
-            errors: list[BaseException] = []
-
-            def consume(c: DMDConsumer) -> None:
-                try:
-                    c.run(timeout_s=timeout_s)
-                except BaseException as exc:  # re-raised in the main thread below
-                    errors.append(exc)
-
-            threads = [threading.Thread(target=consume, args=(c,), daemon=True)
-                       for c in consumers]
-            if defer_analysis:
-                sim = launch_simulation(**sim_kwargs, timeout_s=timeout_s)
-            for t in threads:
-                t.start()
-            if not defer_analysis:
-                sim = launch_simulation(**sim_kwargs, timeout_s=timeout_s)
-            for t in threads:
-                t.join(timeout_s)
-            if errors:
-                raise errors[0]
-            results = [r for c in consumers for r in c.results]
-            for c in consumers:
-                c.close()
+            sim, results = _run_local(cfg, by_region, sim_kwargs, window_kw, prefix=prefix,
+                                      timeout_s=timeout_s, defer_analysis=defer_analysis)
         else:
-            from .spark import run_spark_engine
-
-            if len(set(by_region.values())) > 1:
-                raise InvalidConfigError("the Spark engine reads one endpoint; give every rank "
-                                         "the same endpoint or use --engine local")
-            holder: dict[str, Any] = {}
-
-            def start_sim() -> None:
-                holder["proc"] = launch_simulation(**sim_kwargs, wait=False)
-
-            def sim_failed() -> None:
-                proc = holder.get("proc")
-                if proc is not None and proc.poll() not in (None, 0):
-                    finish_simulation(proc, out / "sim-broker.json")  # raises with its stderr
-
-            run = run_spark_engine(endpoints, cfg.field, regions, trigger_s=cfg.trigger_s,
-                                   timeout_s=timeout_s, prefix=prefix, on_ready=start_sim,
-                                   check=sim_failed, **window_kw)
-            sim = finish_simulation(holder["proc"], out / "sim-broker.json", timeout_s=timeout_s)
-            results, batches = run.results, run.batches
+            sim, results, batches = _run_spark(cfg, by_region[regions[0]], regions,
+                                               sim_kwargs, window_kw, out, prefix=prefix,
+                                               timeout_s=timeout_s)
     finally:
         if server is not None:
             server.close()
@@ -240,13 +309,8 @@ def run_insitu(cfg: InsituConfig, out: str | Path, *, prefix: str = "carbide",
     if batches:
         metrics["batch_processing_s_mean"] = statistics.fmean(x["processing_s"] for x in batches)
         metrics["batch_processing_s_max"] = max(x["processing_s"] for x in batches)
-    windows = [{"region": r.region, "window": r.window, "first_step": r.steps[0],
-                "last_step": r.steps[-1], "dominant_freq": r.dominant_freq,
-                "analysis_s": r.analysis_s, "error": r.dmd.get("error"),
-                "latency_max_s": max(r.latencies_s) if r.latencies_s else None}
-               for r in results]
-    return {"sim": sim, "broker": b, "windows": windows, "batches": batches,
-            "metrics": metrics, "results": results}
+    return {"sim": sim, "broker": b, "windows": [window_row(r) for r in results],
+            "batches": batches, "metrics": metrics, "results": results}
 
 
 def run_baselines(cfg: InsituConfig, out: str | Path) -> dict[str, dict[str, Any]]:
@@ -267,7 +331,7 @@ def raw_redis_throughput(url: str, *, nbytes: int, count: int = 200,
     redis = optional_import("redis", "insitu")
     client = redis.Redis.from_url(url)
     payload = np.random.default_rng(0).random(nbytes // 4, dtype=np.float32).tobytes()
-    key = "carbide:raw-throughput"
+    key = raw_throughput_key()
     client.delete(key)
     t = time.perf_counter()
     for i in range(0, count, batch):
@@ -289,12 +353,248 @@ def broker_throughput(url: str, *, shape: tuple[int, ...], count: int = 200) -> 
 
     redis = optional_import("redis", "insitu")
     client = redis.Redis.from_url(url)
-    client.delete("carbide:bench:0")
+    key = stream_key(BENCH_FIELD, 0)
+    client.delete(key)
     data = np.random.default_rng(0).random(shape, dtype=np.float32)
-    broker = Broker("bench", endpoints=url, maxlen=count + 8, batch=4)
+    broker = Broker(BENCH_FIELD, endpoints=url, maxlen=count + 8, batch=4)
     for step in range(count):
         broker.put(step, data)
     stats = broker.finalize()
-    client.delete("carbide:bench:0")
+    client.delete(key)
     client.close()
     return stats.throughput_mb_s
+
+
+def _median(xs: list[float]) -> float:
+    return float(statistics.median(xs))
+
+
+def measure(cfg: InsituConfig, *, reps: int = 1, out: str | Path | None = None,
+            on_rep: Any = None) -> dict[str, Any]:
+    """Time the simulation with no output, file output and the broker (``reps`` runs each,
+    medians), and the transport ceiling; the ``carbide elasticbroker bench`` metrics.
+
+    The broker runs twice per repetition: with the analysis deferred until the simulation ends
+    (``broker``: what the simulation pays for streaming when the analysis runs elsewhere, the
+    paper's setting; ``slowdown_vs_*`` use it) and with the analysis live on the same machine
+    (``broker_live``: latencies come from it; ``slowdown_live_vs_nowrite``). ``on_rep`` is
+    called after each repetition (progress).
+
+    Returns:
+        ``{"metrics": {...}, "runs": {"none": [...], "file": [...], "broker": [...]},
+        "last": the last broker run (see :func:`~carbide.insitu.experiment.run_insitu`)}``.
+    """
+    from .server import EmbeddedRedis
+
+    work = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="carbide-eb-bench-"))
+    runs: dict[str, list[dict[str, Any]]] = {"none": [], "file": [], "broker": [],
+                                             "broker_live": []}
+    last = None
+    for rep in range(reps):
+        base = run_baselines(cfg, work / f"rep{rep}")
+        runs["none"].append(base["none"])
+        runs["file"].append(base["file"])
+        deferred = run_insitu(cfg, work / f"rep{rep}", defer_analysis=True)
+        runs["broker"].append({**deferred["sim"], "metrics": deferred["metrics"]})
+        last = run_insitu(cfg, work / f"rep{rep}")
+        runs["broker_live"].append({**last["sim"], "metrics": last["metrics"]})
+        if on_rep is not None:
+            on_rep()
+    per_step = {k: _median([r["time_per_step_s"] for r in v]) for k, v in runs.items()}
+    nx, ny = cfg.flow.get("nx", 400), cfg.flow.get("ny", 100)
+    shape = (ny // cfg.stride, nx // cfg.ranks // cfg.stride)
+    raws, puts = [], []
+    with EmbeddedRedis() as server:
+        for _ in range(3):  # alternate, then take medians: the machine's load drifts
+            raws.append(raw_redis_throughput(server.url, nbytes=shape[0] * shape[1] * 4))
+            puts.append(broker_throughput(server.url, shape=shape))
+    raw, put = _median(raws), _median(puts)
+    bm = [r["metrics"] for r in runs["broker_live"]]
+    bd = [r["metrics"] for r in runs["broker"]]
+    metrics = {
+        "ranks": cfg.ranks,
+        "time_per_step_none_s": per_step["none"],
+        "time_per_step_file_s": per_step["file"],
+        "time_per_step_broker_s": per_step["broker"],
+        "time_per_step_broker_live_s": per_step["broker_live"],
+        "slowdown_vs_nowrite": per_step["broker"] / per_step["none"],
+        "slowdown_vs_file": per_step["broker"] / per_step["file"],
+        "slowdown_live_vs_nowrite": per_step["broker_live"] / per_step["none"],
+        "file_slowdown_vs_nowrite": per_step["file"] / per_step["none"],
+        "throughput_mb_s": _median([m["throughput_mb_s"] for m in bd]),
+        "throughput_live_mb_s": _median([m["throughput_mb_s"] for m in bm]),
+        "broker_mb_s": put,
+        "raw_redis_mb_s": raw,
+        "put_latency_mean_s": _median([m["put_latency_mean_s"] for m in bm]),
+        "e2e_latency_p50_s": _median([m["e2e_latency_p50_s"] for m in bm]),
+        "e2e_latency_p95_s": _median([m["e2e_latency_p95_s"] for m in bm]),
+        "result_lag_p50_s": _median([m["result_lag_p50_s"] for m in bm]),
+        "analysis_s_mean": _median([m["analysis_s_mean"] for m in bm]),
+        "dominant_freq": _median([m["dominant_freq"] for m in bm]),
+        "fft_freq": _median([m["fft_freq"] for m in bm]),
+        "snapshot_mb": shape[0] * shape[1] * 4 / 1e6,
+    }
+    return {"metrics": metrics, "runs": runs, "last": last}
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """A replay of the recorded OpenFOAM run through the broker into online DMD.
+
+    Attributes:
+        data: the recorded data set (``openfoam-buildings``: 20 snapshots).
+        field: ``U:0``, ``U:1``, ``U:2``, ``epsilon``, ``k``, ``nut`` or ``p``.
+        ranks, regions: MPI ranks of the replay and region streams.
+        window, window_stride, rank: DMD window, hop (snapshots) and truncation rank.
+        rate: snapshots per second (``None``: as fast as possible).
+        endpoints: ``None`` for the embedded Redis, else one Redis URL or an endpoint file
+            whose lines are all the same endpoint (one consumer analyses it).
+        timeout_s: give up the analysis after this long.
+    """
+
+    data: str = "openfoam-buildings"
+    field: str = "U:0"
+    ranks: int = 2
+    regions: int = 2
+    window: int = 10
+    window_stride: int = 5
+    rank: int = 6
+    rate: float | None = None
+    endpoints: str | None = None
+    timeout_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.data not in REPLAY_DATA:
+            raise InvalidConfigError(
+                f"data must be one of {', '.join(REPLAY_DATA)}, got {self.data!r}")
+        for name in ("ranks", "regions", "window_stride", "rank"):
+            check_int(name, getattr(self, name), 1)
+        check_int("window", self.window, 2)
+        snapshots = REPLAY_DATA[self.data]
+        if self.window > snapshots:
+            raise InvalidConfigError(f"window {self.window} is longer than the data: the "
+                                     f"{self.data} case has {snapshots} snapshots")
+        if self.rank >= self.window:
+            raise InvalidConfigError(
+                f"DMD rank {self.rank} must be below the window length {self.window}")
+        if self.rate is not None:
+            check_real("rate", self.rate, 0.0, 1e6, lo_open=True)
+        check_real("timeout_s", self.timeout_s, 0.0, 1e6, lo_open=True)
+        region_of(0, self.ranks, self.regions)  # regions <= ranks
+        if self.endpoints is not None and not str(self.endpoints).startswith(
+                ("redis://", "rediss://", "unix://")):
+            from .endpoints import resolve_endpoints
+
+            urls = resolve_endpoints(self.endpoints, size=self.ranks, regions=self.regions)
+            if len(set(urls)) > 1:
+                raise InvalidConfigError(
+                    f"endpoint file {self.endpoints!r} names {len(set(urls))} endpoints; a "
+                    "replay analyses one: give every rank the same")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+#: Recorded runs :class:`ReplayConfig` replays, and their snapshot counts.
+REPLAY_DATA = {"openfoam-buildings": 20}
+
+
+def run_replay(cfg: ReplayConfig, out: str | Path, *,
+               root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Replay the recorded snapshots through the broker and analyse them online.
+
+    Starts the embedded Redis (unless ``cfg.endpoints`` names one), replays on ``cfg.ranks``
+    MPI processes into ``cfg.regions`` region streams, runs one :class:`~.consumer.DMDConsumer`
+    on them, and stops the server and closes the consumer on every path.
+
+    Returns:
+        ``{"summary": the replay's summary, "windows": [window rows], "results": [...],
+        "metrics": {"windows", "throughput_mb_s", "put_latency_mean_s", "dmd_error_mean",
+        "e2e_latency_p50_s"}}``.
+    """
+    from .consumer import DMDConsumer
+    from .endpoints import resolve_endpoints
+    from .replay import launch_replay
+    from .server import EmbeddedRedis
+
+    optional_import("redis", "insitu")
+    out = Path(out)
+    server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="carbide-eb-"))).start() \
+        if cfg.endpoints is None else None
+    url = server.url if server is not None else str(cfg.endpoints)
+    consumer = None
+    try:
+        summary = launch_replay(ranks=cfg.ranks, field=cfg.field, endpoints=url, out=out,
+                                regions=cfg.regions, rate_hz=cfg.rate,
+                                root=None if root is None else str(root))
+        consumer_url = url if url.startswith(("redis://", "rediss://", "unix://")) else \
+            resolve_endpoints(url, size=cfg.ranks, regions=cfg.regions)[0]
+        consumer = DMDConsumer(consumer_url, summary["stream_field"], list(range(cfg.regions)),
+                               window=cfg.window, stride=cfg.window_stride, rank=cfg.rank,
+                               time_per_step=summary["dt"])
+        results = consumer.run(timeout_s=cfg.timeout_s)
+    finally:
+        if consumer is not None:
+            consumer.close()
+        if server is not None:
+            server.close()
+    windows = [window_row(r) for r in results]
+    errors = [w["error"] for w in windows if w["error"] is not None]
+    latencies = [x for r in results for x in r.latencies_s]
+    metrics = {
+        "windows": len(windows),
+        "throughput_mb_s": summary["broker"]["throughput_mb_s"],
+        "put_latency_mean_s": summary["broker"]["put_latency_mean_s"],
+        "dmd_error_mean": statistics.fmean(errors) if errors else float("nan"),
+        "e2e_latency_p50_s": _percentile(latencies, 50),
+    }
+    return {"summary": summary, "windows": windows, "results": results, "metrics": metrics}
+
+
+# ------------------------------------------------------------------ run records (the CLI's)
+
+
+def record_run(cfg: InsituConfig, out: str | Path) -> dict[str, Any]:
+    """``carbide elasticbroker run``: :func:`run_insitu` written as a run record into ``out``
+    (metrics as :func:`run_insitu` returns them; one row per DMD window)."""
+    from ..results import Report, RunRecorder
+
+    rec = RunRecorder(out, system="elasticbroker", config=cfg.to_dict())
+    res = run_insitu(cfg, rec.out / "work")
+    m = res["metrics"]
+    report = (Report(f"ElasticBroker run: {cfg.ranks} ranks, {cfg.engine} engine")
+              .table([m], list(m)).table(res["windows"], WINDOW_COLUMNS))
+    return rec.finish(metrics=m, rows=res["windows"], report=report)
+
+
+def record_replay(cfg: ReplayConfig, out: str | Path, *,
+                  root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """``carbide elasticbroker replay``: :func:`run_replay` written as a run record."""
+    from ..results import Report, RunRecorder
+
+    rec = RunRecorder(out, system="elasticbroker", config=cfg.to_dict())
+    res = run_replay(cfg, rec.out / "work", root=root)
+    report = (Report(f"OpenFOAM replay ({cfg.field})").table([res["metrics"]])
+              .table(res["windows"], WINDOW_COLUMNS))
+    return rec.finish(metrics=res["metrics"], rows=res["windows"], report=report)
+
+
+def record_bench(cfg: InsituConfig, out: str | Path, *, reps: int = 3) -> dict[str, Any]:
+    """``carbide elasticbroker bench``: :func:`measure` written as a run record (one row per
+    output mode and repetition)."""
+    from ..results import Report, RunRecorder
+
+    check_int("reps", reps, 1)
+    rec = RunRecorder(out, system="elasticbroker", config={**cfg.to_dict(), "reps": reps})
+    res = measure(cfg, reps=reps, out=rec.out / "work")
+    m = res["metrics"]
+    rows = [{"output": k, "rep": i, "time_per_step_s": r["time_per_step_s"]}
+            for k, v in res["runs"].items() for i, r in enumerate(v)]
+    report = (Report("ElasticBroker bench").table([m], list(m))
+              .table(rows, ["output", "rep", "time_per_step_s"]))
+    return rec.finish(metrics=m, rows=rows, report=report)
+
+
+#: Columns of the per-window tables.
+WINDOW_COLUMNS = ["region", "window", "first_step", "last_step", "dominant_freq", "error",
+                  "analysis_s", "latency_max_s"]

@@ -298,17 +298,17 @@ class NB101Evaluator(Evaluator):
         key = self.key(cell)
         metrics = self.bench.query(key)
         extra = {k: v for k, v in metrics.items()
-                 if k not in ("val_accuracy", "params", "flops")}
+                 if k not in ("val_acc", "params", "flops")}
         extra["arch"] = key
         return Evaluation(
-            val_acc=float(metrics["val_accuracy"]), cost_s=None,
+            val_acc=float(metrics["val_acc"]), cost_s=None,
             params=metrics["params"] * 1e6 if "params" in metrics else None,
             flops=metrics["flops"] * 1e6 if "flops" in metrics else None, extra=extra,
         )
 
     def optimum(self) -> float:
-        """Best ``val_accuracy`` in the table."""
-        return float(self.bench.best("val_accuracy")["val_accuracy"])
+        """Best ``val_acc`` in the table."""
+        return float(self.bench.best("val_acc")["val_acc"])
 
 
 def _pruned_hash(cell: Cell) -> str | None:

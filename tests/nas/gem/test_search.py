@@ -1,4 +1,3 @@
-import json
 
 import numpy as np
 import pytest
@@ -42,39 +41,20 @@ class ConvCount(Evaluator):
                           params=1000.0 * cell.num_edges)
 
 
-def test_budget_respected_and_seeded(table):
+def test_never_two_isomorphic_cells(table):
+    """NASGEM-specific beside the shared strategy contract (tests/nas/test_strategy_contract.py):
+    it skips cells isomorphic to one it evaluated."""
     space = make_space("nb201", bench=table)
-    runs = []
-    for seed in (0, 0, 1):
-        history = run_search(NASGEM(space, TINY, seed=seed), NB201Evaluator(table), budget=24)
-        assert history.queries == 24 and history.duplicates == 0
-        runs.append([r["key"] for r in history.records])
-    assert runs[0] == runs[1]
-    assert runs[0] != runs[2]
+    history = run_search(NASGEM(space, TINY, seed=0), NB201Evaluator(table), budget=24)
+    assert history.queries == 24 and history.duplicates == 0
     hashes = [c.hash() for c in history.cells]
-    assert len(set(hashes)) == len(hashes)  # never two isomorphic cells
+    assert len(set(hashes)) == len(hashes)
 
 
 def test_budget_below_initial_sample_is_refused(table):
     space = make_space("nb201", bench=table)
     with pytest.raises(InvalidConfigError, match="initial population"):
         run_search(NASGEM(space, TINY), NB201Evaluator(table), budget=5)
-
-
-def test_state_dict_resume_continues_identically(table):
-    space = make_space("nb201", bench=table)
-    a = NASGEM(space, TINY, seed=2)
-    ev_a = NB201Evaluator(table)
-    history = run_search(a, ev_a, budget=14)  # mid-round: queue not empty
-    state = json.loads(json.dumps(a.state_dict()))
-    b = NASGEM(space, TINY, seed=99)
-    b.load_state_dict(state)
-    ev_b = NB201Evaluator(table)
-    ev_b.load_state_dict(json.loads(json.dumps(ev_a.state_dict())))
-    hist_b = type(history).from_dict(history.to_dict())
-    run_search(a, ev_a, budget=26, history=history)
-    run_search(b, ev_b, budget=26, history=hist_b)
-    assert [r["key"] for r in history.records] == [r["key"] for r in hist_b.records]
 
 
 def test_large_cells_and_efficiency_term():

@@ -34,20 +34,25 @@ __all__ = [
     "compare_strategies",
     "distinct_cells",
     "embedding_experiment",
+    "curve_figure",
     "load_benchmark",
+    "run_embedding",
+    "run_strategy_search",
 ]
 
 #: Strategy names of :func:`build_strategy`.
 STRATEGIES = ("nasgem", "rea", "random")
 
 
-def load_benchmark(space: str, path: str | os.PathLike[str] | None = None) -> Any:
+def load_benchmark(space: str, path: str | os.PathLike[str] | None = None, *,
+                   root: str | os.PathLike[str] | None = None) -> Any:
     """The tabular benchmark a space name is evaluated with.
 
     Args:
         space: ``"nb201"``, ``"nb101"`` or ``"cell:N"``.
         path: a benchmark file (NAS-Bench-201 pickle, NASLib NAS-Bench-101 JSON); default:
-            the shipped dataset under ``$CARBIDE_DATA``.
+            the shipped dataset under ``root``.
+        root: data root of the shipped tables (default ``$CARBIDE_DATA``).
 
     Returns:
         A :class:`~carbide.datasets.NASBench201` / :class:`~carbide.datasets.NASBench101`,
@@ -61,9 +66,9 @@ def load_benchmark(space: str, path: str | os.PathLike[str] | None = None) -> An
 
     text = str(space).strip().lower()
     if text == "nb201":
-        return NASBench201.from_file(path) if path else NASBench201.load()
+        return NASBench201.from_file(path) if path else NASBench201.load(root)
     if text == "nb101":
-        return NASBench101.from_file(path) if path else NASBench101.load()
+        return NASBench101.from_file(path) if path else NASBench101.load(root)
     from ..spaces import make_space
 
     make_space(text)  # an unknown or malformed space name fails here, with the choices
@@ -183,17 +188,19 @@ class ComparisonResult:
     optimum: float | None
 
     def summary(self) -> list[dict[str, Any]]:
-        """Per strategy: mean and sd over seeds of best val_acc and regret at the budget."""
+        """Per strategy: mean and sample sd over seeds (:func:`carbide.results.seed_summary`;
+        the sd is NaN with one seed) of best val_acc and regret at the budget."""
+        from ...results import seed_summary
+
         out = []
         for name, curve in self.curves.items():
-            final = curve[:, -1]
+            final = seed_summary(curve[:, -1])
             row = {"strategy": name, "seeds": curve.shape[0], "queries": curve.shape[1],
-                   "best_val_acc_mean": float(final.mean()),
-                   "best_val_acc_sd": float(final.std(ddof=1)) if len(final) > 1 else 0.0}
+                   "best_val_acc_mean": final.mean, "best_val_acc_sd": final.std}
             if self.optimum is not None:
-                reg = self.optimum - final
-                row["regret_mean"] = float(reg.mean())
-                row["regret_sd"] = float(reg.std(ddof=1)) if len(reg) > 1 else 0.0
+                reg = seed_summary(self.optimum - curve[:, -1])
+                row["regret_mean"] = reg.mean
+                row["regret_sd"] = reg.std
             out.append(row)
         return out
 
@@ -259,3 +266,124 @@ def compare_strategies(
                 bar.advance(task)
             curves[name] = np.stack(curve)
     return ComparisonResult(rows=rows, curves=curves, optimum=optimum)
+
+
+def curve_figure(result: ComparisonResult, title: str) -> Any:
+    """Best val acc vs queries: mean over seeds with a min-max band, per strategy."""
+    from ...results import subplots
+
+    fig, ax = subplots(figsize=(6.0, 4.0))
+    for name, curve in result.curves.items():
+        q = np.arange(1, curve.shape[1] + 1)
+        ax.plot(q, curve.mean(0), label=f"{name} (n={curve.shape[0]})")
+        ax.fill_between(q, curve.min(0), curve.max(0), alpha=0.2)
+    if result.optimum is not None:
+        ax.axhline(result.optimum, color="k", ls=":", lw=1, label="table best")
+        lo = min(float(np.percentile(c[:, -1], 0)) for c in result.curves.values())
+        ax.set_ylim(lo - 2.0, result.optimum + 0.3)
+    ax.set_xlabel("queries")
+    ax.set_ylabel("best validation accuracy (%)")
+    ax.set_title(title)
+    ax.legend()
+    return fig
+
+
+def _evaluator_factory(spec: str, bench: Any, train_steps: int, channels: int = 16,
+                       root: Any = None) -> Any:
+    from ..evaluators import TrainingEvaluator, make_evaluator
+
+    if bench is not None:
+        return lambda seed: make_evaluator(spec, bench)
+    shared: dict[str, Any] = {}
+
+    def factory(seed: int) -> Any:
+        if "data" not in shared:  # load Fashion-MNIST once for every run
+            shared["data"] = TrainingEvaluator(max_steps=train_steps, channels=channels,
+                                               root=root).data()
+        return TrainingEvaluator(max_steps=train_steps, channels=channels, data=shared["data"])
+
+    return factory
+
+
+def run_strategy_search(out: str | os.PathLike[str], *, space: str = "nb201",
+                        strategy: str = "nasgem", budget: int = 150, seeds: int = 10,
+                        seed: int = 0, nasgem: NASGEMConfig | None = None,
+                        benchmark: str | os.PathLike[str] | None = None, train_steps: int = 30,
+                        root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """``carbide nasgem search``: one strategy on one space over seeds, as a run record.
+
+    Args:
+        out: output folder (results contract: metrics ``best_val_acc``, ``best_val_acc_sd``,
+            ``regret``, ``regret_sd``, ``queries``, ``optimum``; per-seed rows; ``curve.png``).
+        space: ``nb201``, ``nb101`` or ``cell:N`` (trained with the Fashion-MNIST evaluator).
+        strategy: one of :data:`STRATEGIES`. budget: queries per seed (default 150).
+        seeds: runs with seeds ``seed .. seed + seeds - 1`` (default 10).
+        nasgem: :class:`NASGEMConfig` for ``"nasgem"``.
+        benchmark: a table file (default: the shipped one under ``root``).
+        train_steps: SGD steps of the training evaluator for ``cell:N``.
+        root: data root (default ``$CARBIDE_DATA``).
+    """
+    from ...results import Report, RunRecorder
+    from ..spaces import make_space
+
+    check_int("budget", budget, 1)
+    check_int("seeds", seeds, 1)
+    cfg = nasgem or NASGEMConfig()
+    bench = load_benchmark(space, benchmark, root=root)
+    search_space = make_space(space, bench=bench)
+    seed_list = list(range(seed, seed + seeds))
+    config = {"space": space, "benchmark": None if benchmark is None else str(benchmark),
+              "strategy": strategy, "budget": budget, "seeds": seed_list,
+              "nasgem": cfg if strategy == "nasgem" else None,
+              "train_steps": train_steps if bench is None else None}
+    recorder = RunRecorder(out, system="nasgem", config=config)
+    result = compare_strategies(
+        search_space, _evaluator_factory(space, bench, train_steps, 16, root),
+        strategies=[strategy], budget=budget, seeds=seed_list, nasgem=cfg)
+    summary = result.summary()[0]
+    metrics = {"best_val_acc": summary["best_val_acc_mean"],
+               "best_val_acc_sd": summary["best_val_acc_sd"],
+               "regret": summary.get("regret_mean"), "regret_sd": summary.get("regret_sd"),
+               "queries": budget, "optimum": result.optimum}
+    report = (Report(f"NASGEM search: {strategy} on {space}, {budget} queries, {seeds} seeds")
+              .paragraph("The agreed reconstruction of NASGEM (arXiv 2007.04452); no official "
+                         "code exists.")
+              .table([summary]).heading("Per seed").table(result.rows)
+              .figure(curve_figure(result, f"{strategy} on {space}"), "curve.png",
+                      "best validation accuracy vs queries"))
+    return recorder.finish(metrics=metrics, rows=result.rows, report=report)
+
+
+def run_embedding(out: str | os.PathLike[str], *, space: str = "nb201",
+                  config: EncoderConfig | None = None, train_cells: int = 1000,
+                  heldout_cells: int = 300, seed: int = 0,
+                  benchmark: str | os.PathLike[str] | None = None,
+                  root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """``carbide nasgem embed``: :func:`embedding_experiment` on a space, as a run record
+    (metrics ``spearman``, ``kendall``, ``onehot_spearman``, ``onehot_kendall``, ``pairs``,
+    ``train_s``)."""
+    from ...results import Report, RunRecorder
+    from ..spaces import make_space
+
+    cfg = config or EncoderConfig()
+    search_space = make_space(space, bench=load_benchmark(space, benchmark, root=root))
+    recorder = RunRecorder(out, system="nasgem", config={
+        "space": space, "benchmark": None if benchmark is None else str(benchmark),
+        "train_cells": train_cells, "heldout_cells": heldout_cells, "encoder": cfg,
+        "seed": seed})
+    res = embedding_experiment(search_space, train_cells=train_cells,
+                               heldout_cells=heldout_cells, config=cfg, seed=seed)
+    metrics = {k: res[k] for k in ("spearman", "kendall", "onehot_spearman", "onehot_kendall",
+                                   "pairs", "train_s")}
+    rows = [{"encoding": "NASGEM encoder (WL-trained GIN)", "spearman": res["spearman"],
+             "kendall": res["kendall"]},
+            {"encoding": "one-hot adjacency + ops", "spearman": res["onehot_spearman"],
+             "kendall": res["onehot_kendall"]}]
+    report = (Report(f"NASGEM embedding quality on {space}")
+              .paragraph(f"Correlation between embedding cosine similarity and the normalized "
+                         f"WL kernel (h={cfg.h}) over {res['pairs']} pairs of "
+                         f"{res['heldout_cells']} held-out cells; the encoder trained on "
+                         f"{res['train_cells']} other cells ({cfg.steps} steps, "
+                         f"{res['train_s']:.1f} s).")
+              .table(rows))
+    return recorder.finish(metrics=metrics, rows=rows, report=report)

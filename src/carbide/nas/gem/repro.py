@@ -18,19 +18,21 @@ Four parts, each against its baseline on real benchmark data:
 
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from ...exceptions import InvalidConfigError
+from ...results import execute_repro
 from .encoder import EncoderConfig
+from .experiment import curve_figure
 from .predictor import PredictorConfig
 from .search import NASGEMConfig
 
-__all__ = ["FULL_PLAN", "QUICK_PLAN", "ReproPlan", "curve_figure", "run_repro"]
+__all__ = ["FULL_PLAN", "QUICK_PLAN", "ReproPlan", "render", "run_plan", "run_repro"]
 
 PAPER = "Cheng et al., NASGEM, AAAI 2021, arXiv 2007.04452"
 
@@ -62,49 +64,46 @@ class ReproPlan:
         "train_size": 2560, "val_size": 512})
     efficiency_weights: tuple[float, ...] = (0.0, 5.0, 10.0)
     efficiency_seeds: int = 5
+    #: queries of each efficiency-term search (``None``: ``nb201_budget``)
+    efficiency_budget: int | None = None
+    #: measured wall time of this plan on an idle 2-core machine (minutes)
+    expected_minutes: float = 16.5
 
 
 FULL_PLAN = ReproPlan()
+#: Quick: every part of the full run, smaller (see QUICK_LIMITS); CPU time about 1.5 min.
 QUICK_PLAN = ReproPlan(
-    embed_train=500, embed_heldout=200, encoder_steps=300,
-    predictor_sizes=(25, 50, 100, 200), predictor_repeats=2, predictor_test=2000,
-    seeds=3, nasgem=NASGEMConfig(encoder_cells=500, encoder=EncoderConfig(steps=300)),
-    large_space="cell:20", large_budget=12, large_seeds=1,
-    large_nasgem=NASGEMConfig(n_init=6, top_k=3, pool_size=1000, encoder_cells=300,
-                              encoder=EncoderConfig(steps=200)),
-    large_train={"max_steps": 30, "channels": 8, "num_stacks": 1, "batch_size": 64,
-                 "train_size": 1920, "val_size": 512},
-    efficiency_weights=(0.0, 10.0), efficiency_seeds=2,
+    embed_train=200, embed_heldout=120, encoder_steps=150,
+    predictor_sizes=(25, 100), predictor_repeats=2, predictor_test=2000,
+    nb201_budget=80, nb101_budget=40, seeds=3,
+    nasgem=NASGEMConfig(encoder_cells=200, encoder=EncoderConfig(steps=150)),
+    large_space="cell:20", large_budget=6, large_seeds=1,
+    large_nasgem=NASGEMConfig(n_init=4, top_k=2, pool_size=1000, encoder_cells=200,
+                              encoder=EncoderConfig(steps=150)),
+    large_train={"max_steps": 15, "channels": 8, "num_stacks": 1, "batch_size": 64,
+                 "train_size": 1024, "val_size": 512},
+    efficiency_weights=(0.0, 10.0), efficiency_seeds=1, efficiency_budget=60,
+    expected_minutes=1.5,
 )
 
-
-def curve_figure(result: Any, title: str):
-    """Best val acc vs queries: mean over seeds with a min-max band, per strategy."""
-    from ...results import subplots
-
-    fig, ax = subplots(figsize=(6.0, 4.0))
-    for name, curve in result.curves.items():
-        q = np.arange(1, curve.shape[1] + 1)
-        ax.plot(q, curve.mean(0), label=f"{name} (n={curve.shape[0]})")
-        ax.fill_between(q, curve.min(0), curve.max(0), alpha=0.2)
-    if result.optimum is not None:
-        ax.axhline(result.optimum, color="k", ls=":", lw=1, label="table best")
-        lo = min(float(np.percentile(c[:, -1], 0)) for c in result.curves.values())
-        ax.set_ylim(lo - 2.0, result.optimum + 0.3)
-    ax.set_xlabel("queries")
-    ax.set_ylabel("best validation accuracy (%)")
-    ax.set_title(title)
-    ax.legend()
-    return fig
+#: What the quick plan cannot show at its size (printed in its report).
+QUICK_LIMITS = (
+    "Quick mode is a smaller run of the same parts: 3 search seeds instead of 10 and 80 "
+    "NAS-Bench-201 / 40 NAS-Bench-101 queries instead of 150 / 50 (the spreads are rough, a "
+    "regret difference smaller than about one sd is not resolved, and late gains are cut "
+    "off), encoders trained on 200 cells for 150 steps, the predictor at 25 and 100 cells, a "
+    "6-query one-seed large-cell search on 20-node cells with 15-step proxy training (its "
+    "accuracies only rank cells), and one 60-query seed per efficiency weight; "
+    "docs/reports/nasgem has the full run.")
 
 
-def _embedding_part(plan: ReproPlan, seed: int, log) -> list[dict[str, Any]]:
+def _embedding_part(plan: ReproPlan, seed: int, root: Any) -> list[dict[str, Any]]:
     from ..spaces import make_space
     from .experiment import embedding_experiment, load_benchmark
 
     rows = []
     for spec in plan.embed_spaces:
-        bench = load_benchmark(spec) if spec in ("nb201", "nb101") else None
+        bench = load_benchmark(spec, root=root) if spec in ("nb201", "nb101") else None
         space = make_space(spec, bench=bench)
         n_train, n_held = plan.embed_train, plan.embed_heldout
         if spec == "nb101":  # the table has 500 cells; keep the same split ratio
@@ -112,20 +111,18 @@ def _embedding_part(plan: ReproPlan, seed: int, log) -> list[dict[str, Any]]:
             n_train = min(n_train, 300)
         res = embedding_experiment(space, train_cells=n_train, heldout_cells=n_held,
                                    config=EncoderConfig(steps=plan.encoder_steps), seed=seed)
-        log(f"(a) {spec}: encoder spearman {res['spearman']:.3f}, one-hot "
-            f"{res['onehot_spearman']:.3f}")
         rows.append({"space": spec, **{k: v for k, v in res.items() if k != "loss"}})
     return rows
 
 
-def _predictor_part(plan: ReproPlan, seed: int, log) -> list[dict[str, Any]]:
+def _predictor_part(plan: ReproPlan, seed: int, root: Any) -> list[dict[str, Any]]:
     from ..spaces import NB201Space
     from .encoder import onehot_encoding, train_encoder
     from .experiment import load_benchmark
     from .predictor import AccuracyPredictor, rank_correlation
     from .search import candidate_pool
 
-    bench = load_benchmark("nb201")
+    bench = load_benchmark("nb201", root=root)
     space = NB201Space()
     pool = candidate_pool(space)
     acc = np.array([bench.query(c.arch)["val_acc"] for c in pool])
@@ -145,36 +142,54 @@ def _predictor_part(plan: ReproPlan, seed: int, log) -> list[dict[str, Any]]:
                 pred = AccuracyPredictor(PredictorConfig(), seed=rep).fit(x[train], acc[train])
                 corr = rank_correlation(pred.predict(x[test]), acc[test])
                 rows.append({"features": name, "train_size": n, "repeat": rep, **corr})
-        sub = [r for r in rows if r["train_size"] == n and r["features"] == "nasgem"]
-        log(f"(b) NB201 predictor, {n} cells: spearman "
-            f"{np.mean([r['spearman'] for r in sub]):.3f}")
     return rows
 
 
-def _search_part(spec: str, budget: int, seeds: int, cfg: NASGEMConfig, seed: int, log,
-                 strategies=("nasgem", "rea", "random"), factory=None, space=None):
+def _search_part(part: str, spec: str, budget: int, seeds: int, cfg: NASGEMConfig, seed: int,
+                 strategies=("nasgem", "rea", "random"), factory=None,
+                 space=None, root: Any = None) -> list[dict[str, Any]]:
+    """Rows per (strategy, seed) with the run's ``curve`` (best val acc after each query)
+    and the table's ``optimum``."""
     from ..evaluators import make_evaluator
     from ..spaces import make_space
     from .experiment import compare_strategies, load_benchmark
 
     if factory is None:
-        bench = load_benchmark(spec)
+        bench = load_benchmark(spec, root=root)
         space = make_space(spec, bench=bench)
 
         def factory(s):
             return make_evaluator(spec, bench)
 
-    t0 = time.perf_counter()
     result = compare_strategies(space, factory, strategies=strategies, budget=budget,
-                                seeds=list(range(seed, seed + seeds)), nasgem=cfg)
-    for row in result.summary():
-        reg = row.get("regret_mean")
-        log(f"(c/d) {spec} {row['strategy']}: best {row['best_val_acc_mean']:.3f}"
-            + ("" if reg is None else f", regret {reg:.3f} +- {row['regret_sd']:.3f}"))
-    return result, time.perf_counter() - t0
+                                seeds=list(range(seed, seed + seeds)), nasgem=cfg,
+                                show_progress=False)
+    index = {name: 0 for name in result.curves}
+    rows = []
+    for row in result.rows:
+        curve = result.curves[row["strategy"]][index[row["strategy"]]]
+        index[row["strategy"]] += 1
+        rows.append({"part": part, **row, "optimum": result.optimum,
+                     "curve": [float(v) for v in curve]})
+    return rows
 
 
-def _large_part(plan: ReproPlan, seed: int, log):
+def _comparison(rows: list[dict[str, Any]], part: str) -> Any:
+    """The :class:`ComparisonResult` of one search part, rebuilt from its rows."""
+    from .experiment import ComparisonResult
+
+    mine = [r for r in rows if r["part"] == part]
+    curves: dict[str, list[list[float]]] = {}
+    for r in mine:
+        curves.setdefault(r["strategy"], []).append(r["curve"])
+    return ComparisonResult(
+        rows=[{k: v for k, v in r.items() if k not in ("part", "curve", "optimum")}
+              for r in mine],
+        curves={k: np.array(v, dtype=float) for k, v in curves.items()},
+        optimum=mine[0]["optimum"] if mine else None)
+
+
+def _large_part(plan: ReproPlan, seed: int, root: Any) -> list[dict[str, Any]]:
     from ..evaluators import TrainingEvaluator
     from ..spaces import make_space
 
@@ -183,29 +198,29 @@ def _large_part(plan: ReproPlan, seed: int, log):
 
     def factory(s):
         if "data" not in shared:
-            shared["data"] = TrainingEvaluator(**plan.large_train).data()
+            shared["data"] = TrainingEvaluator(root=root, **plan.large_train).data()
         return TrainingEvaluator(data=shared["data"], **plan.large_train)
 
-    return _search_part(plan.large_space, plan.large_budget, plan.large_seeds,
-                        plan.large_nasgem, seed, log, strategies=plan.large_strategies,
-                        factory=factory, space=space)
+    return _search_part("search_large", plan.large_space, plan.large_budget,
+                        plan.large_seeds, plan.large_nasgem, seed,
+                        strategies=plan.large_strategies, factory=factory, space=space)
 
 
-def _efficiency_part(plan: ReproPlan, seed: int, log) -> list[dict[str, Any]]:
+def _efficiency_part(plan: ReproPlan, seed: int, root: Any) -> list[dict[str, Any]]:
     from ..evaluators import make_evaluator
     from ..search import run_search
     from ..spaces import make_space
     from .experiment import load_benchmark
     from .search import NASGEM
 
-    bench = load_benchmark("nb201")
+    bench = load_benchmark("nb201", root=root)
     space = make_space("nb201")
     rows = []
     for weight in plan.efficiency_weights:
         cfg = replace(plan.nasgem, cost_weight=weight)
         for s in range(seed, seed + plan.efficiency_seeds):
             history = run_search(NASGEM(space, cfg, seed=s), make_evaluator("nb201", bench),
-                                 plan.nb201_budget)
+                                 plan.efficiency_budget or plan.nb201_budget)
             params = np.array([r["params"] for r in history.records]) / 1e6
             best = history.best
             rows.append({
@@ -213,72 +228,88 @@ def _efficiency_part(plan: ReproPlan, seed: int, log) -> list[dict[str, Any]]:
                 "best_params_M": best["params"] / 1e6,
                 "queried_params_M": float(params[cfg.n_init:].mean()),
             })
-        sub = [r for r in rows if r["cost_weight"] == weight]
-        log(f"(e) cost_weight {weight:g}: best {np.mean([r['best_val_acc'] for r in sub]):.3f}"
-            f"% at {np.mean([r['best_params_M'] for r in sub]):.3f} M params")
     return rows
 
 
 def _at(result: Any, name: str, q: int) -> dict[str, float]:
+    """Mean and sample sd over seeds of the best val acc (and regret) after ``q`` queries."""
+    from ...results import seed_summary
+
     curve = result.curves[name][:, q - 1]
-    out = {"best_mean": float(curve.mean()),
-           "best_sd": float(curve.std(ddof=1)) if len(curve) > 1 else 0.0}
+    best = seed_summary(curve)
+    out = {"best_mean": best.mean, "best_sd": best.std}
     if result.optimum is not None:
-        reg = result.optimum - curve
-        out["regret_mean"] = float(reg.mean())
-        out["regret_sd"] = float(reg.std(ddof=1)) if len(reg) > 1 else 0.0
+        reg = seed_summary(result.optimum - curve)
+        out["regret_mean"] = reg.mean
+        out["regret_sd"] = reg.std
     return out
 
 
-def run_repro(out: str | Path, *, quick: bool = False, seed: int = 0,
-              plan: ReproPlan | None = None, log=None) -> dict[str, Any]:
+def run_plan(plan: ReproPlan, *, seed: int = 0,
+             root: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """Measure parts (a)-(e) of the module docstring; one row per measurement.
+
+    Rows carry ``part``: ``embedding``, ``predictor``, ``search_nb201``, ``search_nb101``,
+    ``search_large`` (per strategy and seed, with the ``curve`` of best val acc per query),
+    ``efficiency`` and one ``run`` row (first seed and the parts' timings in seconds).
+
+    Args:
+        plan: the sizes (:data:`QUICK_PLAN`, :data:`FULL_PLAN` or a smaller one).
+        seed: first seed (strategy seeds are ``seed .. seed + seeds - 1``).
+        root: data root of the benchmark tables and Fashion-MNIST (default ``$CARBIDE_DATA``).
+    """
+    from ...results import progress
+
+    if not isinstance(plan, ReproPlan):
+        raise InvalidConfigError(f"plan must be a ReproPlan, got {type(plan).__name__}")
+    timings: dict[str, float] = {}
+    rows: list[dict[str, Any]] = []
+    parts = [
+        ("embedding_s", lambda: [{"part": "embedding", **r}
+                                 for r in _embedding_part(plan, seed, root)]),
+        ("predictor_s", lambda: [{"part": "predictor", **r}
+                                 for r in _predictor_part(plan, seed, root)]),
+        ("nb201_search_s", lambda: _search_part("search_nb201", "nb201", plan.nb201_budget,
+                                                plan.seeds, plan.nasgem, seed, root=root)),
+        ("nb101_search_s", lambda: _search_part("search_nb101", "nb101", plan.nb101_budget,
+                                                plan.seeds, plan.nasgem, seed, root=root)),
+        ("large_search_s", lambda: _large_part(plan, seed, root)),
+        ("efficiency_s", lambda: [{"part": "efficiency", **r}
+                                  for r in _efficiency_part(plan, seed, root)]),
+    ]
+    with progress() as bar:
+        task = bar.add_task("nasgem repro", total=len(parts))
+        for name, part in parts:
+            t0 = time.perf_counter()
+            rows += part()
+            timings[name] = time.perf_counter() - t0
+            bar.advance(task)
+    return [*rows, {"part": "run", "seed": seed, **timings}]
+
+
+def run_repro(out: str | os.PathLike[str], *, quick: bool = False, seed: int = 0,
+              plan: ReproPlan | None = None,
+              root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Run the NASGEM reproduction and write ``results.json``, ``report.md`` and plots.
 
     Args:
         out: output folder.
-        quick: :data:`QUICK_PLAN` (minutes on 2 cores) instead of :data:`FULL_PLAN`.
+        quick: :data:`QUICK_PLAN` (about a minute on 2 cores) instead of :data:`FULL_PLAN`.
         seed: first seed (strategy seeds are ``seed .. seed + seeds - 1``).
         plan: overrides both plans (tests use a tiny one).
-        log: ``str -> None`` progress lines (default: print to stderr).
+        root: data root (default ``$CARBIDE_DATA``).
 
     Returns:
         The results dict (also in ``out/results.json``).
     """
-    import sys
+    plan = plan or (QUICK_PLAN if quick else FULL_PLAN)
+    return execute_repro(out, system="nasgem", plan=plan, quick=quick, seed=seed, root=root,
+                         run_plan=run_plan, render=render)
 
-    from ...results import Claim, Report, RunRecorder, subplots
 
-    label = "quick" if quick else "full"
-    if plan is None:
-        plan = QUICK_PLAN if quick else FULL_PLAN
-    elif plan not in (QUICK_PLAN, FULL_PLAN):
-        label = "reduced plan"
-    if not isinstance(plan, ReproPlan):
-        raise InvalidConfigError(f"plan must be a ReproPlan, got {type(plan).__name__}")
-    if log is None:
-        def log(msg: str) -> None:
-            print(f"[nasgem repro] {msg}", file=sys.stderr, flush=True)
+def _embedding_figure(embed_rows: list[dict[str, Any]]) -> Any:
+    from ...results import subplots
 
-    recorder = RunRecorder(out, system="nasgem",
-                           config={"quick": quick, "seed": seed, "plan": asdict(plan)})
-    timings: dict[str, float] = {}
-
-    t0 = time.perf_counter()
-    embed_rows = _embedding_part(plan, seed, log)
-    timings["embedding_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    pred_rows = _predictor_part(plan, seed, log)
-    timings["predictor_s"] = time.perf_counter() - t0
-    nb201, timings["nb201_search_s"] = _search_part("nb201", plan.nb201_budget, plan.seeds,
-                                                    plan.nasgem, seed, log)
-    nb101, timings["nb101_search_s"] = _search_part("nb101", plan.nb101_budget, plan.seeds,
-                                                    plan.nasgem, seed, log)
-    large, timings["large_search_s"] = _large_part(plan, seed, log)
-    t0 = time.perf_counter()
-    eff_rows = _efficiency_part(plan, seed, log)
-    timings["efficiency_s"] = time.perf_counter() - t0
-
-    # ------------------------------------------------------------------ figures
     fig, ax = subplots(figsize=(6.5, 3.6))
     xs = np.arange(len(embed_rows))
     ax.bar(xs - 0.2, [r["spearman"] for r in embed_rows], 0.4, label="NASGEM encoder")
@@ -287,33 +318,67 @@ def run_repro(out: str | Path, *, quick: bool = False, seed: int = 0,
     ax.set_ylabel("Spearman (cosine vs WL kernel)")
     ax.set_title("(a) embedding quality on held-out pairs")
     ax.legend()
-    recorder.save_figure(fig, "embedding.png")
+    return fig
+
+
+def _predictor_summary(pred_rows: list[dict[str, Any]],
+                       sizes: tuple[int, ...]) -> list[dict[str, Any]]:
+    """Per (features, training size): mean and sample sd over repeats of the rank
+    correlations."""
+    from ...results import seed_summary
+
+    out = []
+    for feat in ("nasgem", "onehot"):
+        for n in sizes:
+            sub = [r for r in pred_rows if r["features"] == feat and r["train_size"] == n]
+            spear = seed_summary(r["spearman"] for r in sub)
+            out.append({"features": feat, "train_size": n, "spearman_mean": spear.mean,
+                        "spearman_sd": spear.std,
+                        "kendall_mean": seed_summary(r["kendall"] for r in sub).mean})
+    return out
+
+
+def _predictor_figure(pred_summary: list[dict[str, Any]]) -> Any:
+    from ...results import subplots
 
     fig, ax = subplots(figsize=(6.0, 3.8))
-    pred_summary = []
     for feat in ("nasgem", "onehot"):
-        for n in plan.predictor_sizes:
-            sub = [r for r in pred_rows if r["features"] == feat and r["train_size"] == n]
-            pred_summary.append({
-                "features": feat, "train_size": n,
-                "spearman_mean": float(np.mean([r["spearman"] for r in sub])),
-                "spearman_sd": float(np.std([r["spearman"] for r in sub])),
-                "kendall_mean": float(np.mean([r["kendall"] for r in sub]))})
         s = [r for r in pred_summary if r["features"] == feat]
-        ax.errorbar([r["train_size"] for r in s], [r["spearman_mean"] for r in s],
-                    yerr=[r["spearman_sd"] for r in s], marker="o", capsize=3,
-                    label=f"{feat} features")
+        sd = [r["spearman_sd"] if r["spearman_sd"] is not None and np.isfinite(r["spearman_sd"])
+              else 0.0 for r in s]
+        ax.errorbar([r["train_size"] for r in s], [r["spearman_mean"] for r in s], yerr=sd,
+                    marker="o", capsize=3, label=f"{feat} features")
     ax.set_xscale("log")
     ax.set_xlabel("predictor training cells")
     ax.set_ylabel("Spearman on unseen NB201 cells")
     ax.set_title("(b) predictor rank correlation")
     ax.legend()
-    recorder.save_figure(fig, "predictor.png")
+    return fig
 
-    recorder.save_figure(curve_figure(nb201, "(c) NAS-Bench-201 CIFAR-10"), "search_nb201.png")
-    recorder.save_figure(curve_figure(nb101, "(c) NAS-Bench-101 subset"), "search_nb101.png")
-    recorder.save_figure(curve_figure(large, f"(d) {plan.large_space}, Fashion-MNIST training"),
-                         "search_large.png")
+
+def _label(plan: ReproPlan) -> str:
+    """quick / full / reduced plan, whatever time the plan was expected to take."""
+    for name, known in (("quick", QUICK_PLAN), ("full", FULL_PLAN)):
+        if replace(plan, expected_minutes=known.expected_minutes) == known:
+            return name
+    return "reduced plan"
+
+
+def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any], Any]:
+    """Metrics, claim table and figures from :func:`run_plan`'s rows alone."""
+    from ...results import Claim, Report
+
+    embed_rows = [{k: v for k, v in r.items() if k != "part"}
+                  for r in rows if r["part"] == "embedding"]
+    pred_rows = [r for r in rows if r["part"] == "predictor"]
+    eff_rows = [{k: v for k, v in r.items() if k != "part"}
+                for r in rows if r["part"] == "efficiency"]
+    (run,) = [r for r in rows if r["part"] == "run"]
+    seed = int(run["seed"])
+    timings = {k: v for k, v in run.items() if k not in ("part", "seed")}
+    nb201, nb101, large = (_comparison(rows, f"search_{p}") for p in ("nb201", "nb101", "large"))
+    label = _label(plan)
+    pred_summary = _predictor_summary(pred_rows, plan.predictor_sizes)
 
     # ------------------------------------------------------------------ metrics
     b = plan.nb201_budget
@@ -360,7 +425,10 @@ def run_repro(out: str | Path, *, quick: bool = False, seed: int = 0,
 
     # ------------------------------------------------------------------ report
     def pm(v: dict[str, float], key: str = "regret") -> str:
-        return f"{v[key + '_mean']:.3f} ± {v[key + '_sd']:.3f}"
+        sd = v[key + "_sd"]
+        if not np.isfinite(sd):
+            return f"{v[key + '_mean']:.3f} (1 seed)"
+        return f"{v[key + '_mean']:.3f} ± {sd:.3f}"
 
     checkpoints = sorted({q for q in (25, 50, 100, b) if q <= b})
     curve_rows = []
@@ -387,7 +455,9 @@ def run_repro(out: str | Path, *, quick: bool = False, seed: int = 0,
               + "; ".join(f"{r['space']} {r['spearman']:.3f} vs one-hot "
                           f"{r['onehot_spearman']:.3f}" for r in embed_rows),
               "held-out cells, h=3 in-neighbour WL", all(
-                  r["spearman"] > r["onehot_spearman"] for r in embed_rows)),
+                  r["spearman"] > r["onehot_spearman"] for r in embed_rows),
+              figures={f"{r['space']} {k}": r[k] for r in embed_rows
+                       for k in ("spearman", "onehot_spearman")}),
         Claim("a predictor on the embeddings ranks unseen cells",
               "used to score many sampled cells (no figure in the issue)",
               f"NB201 Spearman {pred_at[n_pred]['spearman_mean']:.3f} with {n_pred} cells "
@@ -397,7 +467,8 @@ def run_repro(out: str | Path, *, quick: bool = False, seed: int = 0,
               f"{b} queries below random, at most REA)",
               "GEMNet beats differentiable-search cells; NB101 ablation",
               f"NASGEM {pm(at['nasgem'])}, REA {pm(at['rea'])}, random {pm(at['random'])}",
-              f"NB201 CIFAR-10 val acc (seed mean), {plan.seeds} seeds", holds_201),
+              f"NB201 CIFAR-10 val acc (seed mean), {plan.seeds} seeds", holds_201,
+              figures={f"{k} regret": v["regret_mean"] for k, v in at.items()}),
         Claim("NASGEM searches large cells (e.g. 30 nodes) cheaply",
               "30-node cells", f"{plan.large_space}: encoder Spearman "
               f"{enc_big['spearman']:.3f} vs one-hot {enc_big['onehot_spearman']:.3f}; search "
@@ -426,14 +497,17 @@ def run_repro(out: str | Path, *, quick: bool = False, seed: int = 0,
         "best. Measured on a shared 2-core CPU.")
     report.heading("Claims")
     report.claims(claims)
+    if label == "quick":
+        report.paragraph(QUICK_LIMITS)
     report.heading("(a) Embedding quality")
     report.table([{k: r[k] for k in ("space", "max_nodes", "train_cells", "heldout_cells",
                                      "pairs", "spearman", "kendall", "onehot_spearman",
                                      "onehot_kendall", "train_s")} for r in embed_rows])
-    report.image("embedding.png", "embedding quality")
+    report.figure(_embedding_figure(embed_rows), "embedding.png", "embedding quality")
     report.heading("(b) Predictor rank correlation (NAS-Bench-201)")
     report.table(pred_summary)
-    report.image("predictor.png", "predictor rank correlation vs training cells")
+    report.figure(_predictor_figure(pred_summary), "predictor.png",
+                  "predictor rank correlation vs training cells")
     report.heading("(c) Search efficiency")
     report.paragraph(f"NAS-Bench-201 CIFAR-10, table best {nb201.optimum:.3f}%: regret "
                      f"(mean ± sd over {plan.seeds} seeds) after q queries. With one seed "
@@ -442,11 +516,13 @@ def run_repro(out: str | Path, *, quick: bool = False, seed: int = 0,
                      "curves share their start.")
     report.table(curve_rows)
     report.table(nb201.summary())
-    report.image("search_nb201.png", "NB201 best val acc vs queries")
+    report.figure(curve_figure(nb201, "(c) NAS-Bench-201 CIFAR-10"), "search_nb201.png",
+                  "NB201 best val acc vs queries")
     report.paragraph(f"NAS-Bench-101 subset (500 cells), table best {nb101.optimum:.3f}%.")
     report.table(curve101)
     report.table(nb101.summary())
-    report.image("search_nb101.png", "NB101 subset best val acc vs queries")
+    report.figure(curve_figure(nb101, "(c) NAS-Bench-101 subset"), "search_nb101.png",
+                  "NB101 subset best val acc vs queries")
     report.heading(f"(d) Large cells ({plan.large_space}) with the training evaluator")
     report.paragraph(
         f"Each query builds a network from the cell and trains it "
@@ -455,12 +531,14 @@ def run_repro(out: str | Path, *, quick: bool = False, seed: int = 0,
         "are low in absolute terms and only their order matters.")
     report.table(large.summary())
     report.table(large.rows)
-    report.image("search_large.png", "large-cell search")
+    report.figure(curve_figure(large, f"(d) {plan.large_space}, Fashion-MNIST training"),
+                  "search_large.png", "large-cell search")
     report.heading("(e) Efficiency term (NAS-Bench-201)")
     report.paragraph(
         "NASGEM ranks candidates by predicted accuracy minus cost_weight x min-max "
         "normalized predicted parameters (a second predictor on the evaluated cells' "
-        f"parameter counts), {plan.nb201_budget} queries, {plan.efficiency_seeds} seeds. "
+        f"parameter counts), {plan.efficiency_budget or plan.nb201_budget} queries, "
+        f"{plan.efficiency_seeds} seed(s). "
         "queried_params_M: mean size of the cells NASGEM chose after its random start.")
     report.table(eff_summary)
     report.table(eff_rows)
@@ -468,30 +546,8 @@ def run_repro(out: str | Path, *, quick: bool = False, seed: int = 0,
     report.table(nb201.rows + nb101.rows)
     report.heading("Timings (s)")
     report.table([{k: round(v, 1) for k, v in timings.items()}])
-    rows = ([{"part": "embedding", **{k: v for k, v in r.items()}} for r in embed_rows]
-            + [{"part": "predictor", **r} for r in pred_rows]
-            + [{"part": "search_nb201", **r} for r in nb201.rows]
-            + [{"part": "search_nb101", **r} for r in nb101.rows]
-            + [{"part": "search_large", **r} for r in large.rows]
-            + [{"part": "efficiency", **r} for r in eff_rows])
     curves = {f"nb201_{k}": v.mean(0) for k, v in nb201.curves.items()}
     curves.update({f"nb101_{k}": v.mean(0) for k, v in nb101.curves.items()})
     metrics["curves_mean_best_val_acc"] = curves
-    return recorder.finish(metrics=metrics, rows=rows, report=report)
+    return metrics, report
 
-
-def tiny_plan() -> ReproPlan:
-    """A reduced quick plan for tests (about a minute)."""
-    small = NASGEMConfig(n_init=10, top_k=10, encoder_cells=200,
-                         encoder=EncoderConfig(steps=100),
-                         predictor=PredictorConfig(ensemble=2, epochs=150))
-    return replace(
-        QUICK_PLAN, embed_spaces=("nb201", "cell:20"), embed_train=200, embed_heldout=60,
-        encoder_steps=100, predictor_sizes=(25, 100), predictor_repeats=1,
-        predictor_test=500, nb201_budget=40, nb101_budget=30, seeds=2, nasgem=small,
-        large_space="cell:20", large_budget=8, large_seeds=1,
-        large_nasgem=replace(small, n_init=4, top_k=2, pool_size=300, encoder_cells=100),
-        large_train={"max_steps": 5, "channels": 4, "num_stacks": 1, "batch_size": 32,
-                     "train_size": 256, "val_size": 128},
-        efficiency_weights=(0.0, 10.0), efficiency_seeds=1,
-    )

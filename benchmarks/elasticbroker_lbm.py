@@ -5,7 +5,7 @@ few warm-up steps, then times ``--steps`` steps of :func:`carbide.insitu.lbm.run
 with no sink; prints steps/s (the slowest rank's wall time), the mean and standard deviation
 of a step, and the speed-up over 1 rank, plus grid-node updates per second (MLUPS).
 
-Run: OMP_NUM_THREADS=1 python benchmarks/insitu_lbm.py [--ranks 1,2] [--steps 500]
+Run: OMP_NUM_THREADS=1 python benchmarks/elasticbroker_lbm.py [--ranks 1,2] [--steps 500]
      [--nx 400 --ny 100]
 """
 

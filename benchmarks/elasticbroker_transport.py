@@ -4,7 +4,7 @@ Both send the same float32 payloads to an embedded redis-server on loopback, 4 p
 round trip; the raw loop is the ceiling on this machine. Prints the median of 5 alternating
 runs per payload size.
 
-    python benchmarks/insitu_transport.py
+    python benchmarks/elasticbroker_transport.py
 """
 
 from __future__ import annotations
