@@ -76,3 +76,8 @@ class Keys:
 
     def pattern(self) -> str:
         return f"{self.prefix}*"
+
+    def round_patterns(self, round_: int) -> list[str]:
+        """Patterns of every key of round ``round_`` (data and metadata excluded)."""
+        return [f"{self.prefix}{kind}:{round_}:*"
+                for kind in ("params", "mom", "upd", "w", "red", "partial", "done")]

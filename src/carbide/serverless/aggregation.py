@@ -313,7 +313,8 @@ def run_round(url: str, scheme: str, updates: torch.Tensor, *, shards: int | Non
                            seconds=seconds, info={"requests": [s.requests for s in stores]})
     finally:
         if cleanup:
-            stores[0].delete_pattern(f"{keys.prefix}*:{round_}:*")
+            for pattern in keys.round_patterns(round_):
+                stores[0].delete_pattern(pattern)
         for s in stores:
             s.close()
 
