@@ -78,16 +78,21 @@ class PoolEngine:
         processes: pool size; it must be at least the number of concurrent roles of a round
             (workers, plus the aggregator for ``parameter_server``), since workers wait for
             each other.
+        context: ``"spawn"`` (default: fresh interpreters, as functions are) or ``"fork"``
+            (copies of the driver, torch already imported: instant start).
     """
 
     name = "pool"
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, context: str = "spawn") -> None:
         import multiprocessing as mp
 
+        if context not in ("spawn", "fork", "forkserver"):
+            raise InvalidConfigError(
+                f"unknown start method {context!r}; choose one of: spawn, fork, forkserver")
         self.processes = processes
         t0 = time.perf_counter()
-        self._pool = mp.get_context("spawn").Pool(processes, initializer=_warm)
+        self._pool = mp.get_context(context).Pool(processes, initializer=_warm)
         # one trivial call per process so the warm-up is paid (and measured) here
         self._pool.map(_noop, range(processes), chunksize=1)
         self.warmup_s = time.perf_counter() - t0
@@ -223,7 +228,9 @@ def make_engine(name: str, *, store_url: str, workers: int, memory_mb: int,
                 time_limit_s: float = 900.0, **kwargs: Any) -> Any:
     """Build engine ``name`` (one of :data:`ENGINES`) for rounds of ``workers`` functions."""
     makers: dict[str, Callable[[], Any]] = {
-        "pool": lambda: PoolEngine(kwargs.get("processes", workers)),
+        # one warm spare process: a re-run must not wait for a dead one's replacement
+        "pool": lambda: PoolEngine(kwargs.get("processes", workers + 1),
+                                   kwargs.get("context", "spawn")),
         "lithops": lambda: LithopsEngine(store_url, kwargs.get("processes", workers), memory_mb,
                                          time_limit_s, config=kwargs.get("config")),
         "ray": lambda: RayEngine(kwargs.get("processes", workers), kwargs.get("address")),

@@ -64,8 +64,8 @@ class TrainerConfig:
         lr, momentum: SGD.
         micro_batches: slices per shard (the points where a worker can checkpoint).
         time_limit_s: the function time limit (Lambda: 900 s).
-        round_timeout_s: a role whose result is missing this long after its invocation is
-            invoked again.
+        round_timeout_s: a worker whose update is missing this long after its invocation is
+            dead and invoked again (one that pushed but has no result after 3x this, too).
         max_attempts: invocations per role per round before the round fails.
         seed: data shuffling seed.
     """
@@ -269,12 +269,18 @@ class ServerlessTrainer:
             for i in pending:
                 if i in results or i in {pending[j] for j in got}:
                     continue
-                if now - invoked[i] > c.round_timeout_s:
+                late = now - invoked[i]
+                if late > c.round_timeout_s:
                     if self.store.exists(self.keys.result(r, i)):  # done, reply lost
                         results[i] = self.store.get_json(self.keys.result(r, i))
                         continue
+                    # A worker that has pushed its update may only be waiting for a peer:
+                    # it is re-run only when it is very late; one that has not pushed is dead.
+                    pushed = i < self.plan.workers and self.store.exists(self.keys.weight(r, i))
+                    if (pushed or i == self.plan.workers) and late < 3 * c.round_timeout_s:
+                        continue
                     log.warning("round %d: no result from role %d after %.1f s; invoking it "
-                                "again", r, i, now - invoked[i])
+                                "again", r, i, late)
                     billed += c.round_timeout_s  # a dead function is billed until detected
                     reruns += 1
                     invocations += 1
