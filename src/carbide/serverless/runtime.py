@@ -164,16 +164,23 @@ class LithopsEngine:
         return list(self._ex.map(run_worker, list(tasks)))
 
     def wait(self, handles: Sequence[Any], timeout: float) -> dict[int, Any]:
-        done, _ = self._ex.wait(list(handles), timeout=max(1, int(timeout)), throw_except=False,
-                                show_progressbar=False)
-        done_ids = {id(f) for f in done}
-        out = {}
+        # Lithops' own wait(timeout=...) raises from a SIGALRM, and its ALWAYS mode does not
+        # refresh statuses: ask each call's status record directly instead.
+        storage = self._ex.internal_storage
+        out: dict[int, Any] = {}
         for i, f in enumerate(handles):
-            if id(f) in done_ids and f.success:
-                out[i] = f.result(throw_except=False)
+            if f.status(throw_except=False, internal_storage=storage, check_only=True) is None:
+                continue
+            res = f.result(throw_except=False, internal_storage=storage)
+            if isinstance(res, dict):  # a call that raised or died has no result
+                out[i] = res
+        if len(out) < len(handles):
+            time.sleep(timeout)
         return out
 
     def close(self) -> None:
+        self._ex.job_monitor.stop()  # before the store it polls goes away
+        self._ex.job_monitor.cleanup()
         self._ex.clean(clean_cloudobjects=False)
 
 
