@@ -194,7 +194,9 @@ class Scheduler:
 
         def objective(trial: Any) -> float:
             w = trial.suggest_int("workers", *self.workers, log=self.workers[1] > 16)
-            mem = (trial.suggest_int("memory_mb", self.memory[0], self.memory[1], step=64)
+            lo_mb = self.memory[0]
+            hi_mb = lo_mb + (self.memory[1] - lo_mb) // 64 * 64  # a whole number of steps
+            mem = (trial.suggest_int("memory_mb", lo_mb, hi_mb, step=64)
                    if self.method == "bo" else self.fixed_memory)
             s, c, v = evaluate(w, mem)
             trial.set_constraint("violation", v)  # <= 0 is feasible
