@@ -162,7 +162,8 @@ def aggregate(
         update: this worker's update, float32 ``(num_params,)`` (``None`` for the aggregator).
         num_params: ``P``; an update of another shape is rejected before anything is stored.
         weight: the update's sample weight.
-        timeout: seconds to wait for peers before :class:`~carbide.serverless.store.StoreTimeoutError`.
+        timeout: seconds to wait for peers before
+            :class:`~carbide.serverless.store.StoreTimeoutError`.
         step: called by the owner of each reduced shard with ``(shard, mean_shard)`` (an
             optimizer step on the parameter shard); ``download_all`` calls it on worker 0.
         pull: fetch the full mean at the end (a training round skips it: the next round pulls

@@ -107,7 +107,9 @@ class TimeModel:
         invoke_s: invocation latency per round (measured: warm call round trip).
         sample_s: seconds per training sample on one vCPU (measured).
         bandwidth: one function's store bandwidth, bytes/s (measured).
-        store_bandwidth: the store's total bandwidth, bytes/s (measured; Redis is one thread).
+        store_bandwidth: the store's total bandwidth, bytes/s (measured; one Redis server is
+            one thread), or ``None`` for a store that scales out with the functions (a
+            sharded Redis cluster, as the extrapolation to 10-200 workers assumes).
         cold_start_s: extra seconds of a cold invocation (interpreter + torch import,
             measured); charged once per worker per invocation when ``cold`` is set.
     """
@@ -118,7 +120,7 @@ class TimeModel:
     invoke_s: float
     sample_s: float
     bandwidth: float
-    store_bandwidth: float
+    store_bandwidth: float | None
     cold_start_s: float = 0.0
 
     def __post_init__(self) -> None:
@@ -127,8 +129,9 @@ class TimeModel:
         check_int("batch", self.batch, 1)
         for name in ("invoke_s", "sample_s", "cold_start_s"):
             check_real(name, getattr(self, name), 0, math.inf)
-        for name in ("bandwidth", "store_bandwidth"):
-            check_real(name, getattr(self, name), 0, math.inf, lo_open=True)
+        check_real("bandwidth", self.bandwidth, 0, math.inf, lo_open=True)
+        if self.store_bandwidth is not None:
+            check_real("store_bandwidth", self.store_bandwidth, 0, math.inf, lo_open=True)
 
     def rounds_per_epoch(self, workers: int) -> int:
         return math.ceil(self.samples / (check_int("workers", workers, 1) * self.batch))
@@ -140,7 +143,9 @@ class TimeModel:
         m = min(shards or workers, self.num_params)
         b = expected_bytes(scheme, workers, self.num_params, m)
         total = b["worker"] * workers + (b["max_function"] if scheme == "parameter_server" else 0)
-        comm = max(b["max_function"] / self.bandwidth, total / self.store_bandwidth)
+        comm = b["max_function"] / self.bandwidth
+        if self.store_bandwidth is not None:
+            comm = max(comm, total / self.store_bandwidth)
         compute = self.batch * self.sample_s / vcpus(memory_mb)
         return self.invoke_s + (self.cold_start_s if cold else 0.0), compute, comm
 

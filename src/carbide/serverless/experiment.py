@@ -23,8 +23,8 @@ from ..exceptions import InvalidConfigError
 from .aggregation import SCHEMES, check_scheme, expected_bytes, shard_bounds
 from .cost import check_memory
 
-__all__ = ["BenchConfig", "SMLTConfig", "calibrate", "parse_duration", "run_bench",
-           "run_train"]
+__all__ = ["BenchConfig", "Calibration", "SMLTConfig", "calibrate", "parse_duration",
+           "parse_range", "run_bench", "run_train", "write_bench", "write_train"]
 
 
 def parse_duration(text: str | float | int) -> float:
@@ -276,7 +276,7 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
     from .runtime import make_engine
     from .scheduler import Scheduler
     from .store import open_store
-    from .trainer import Plan, ServerlessTrainer, TrainerConfig
+    from .trainer import ServerlessTrainer, TrainerConfig
     from .workloads import load_workload
 
     wl = load_workload(cfg.dataset, root, train_samples=cfg.train_samples,
@@ -352,3 +352,62 @@ def _epochs_left(accs: list[tuple[float, float]], cfg: SMLTConfig) -> float:
     if slope <= 0:
         return cfg.epochs_hint
     return min(max((cfg.target_acc - a1) / slope, 0.1), 100.0)
+
+
+def write_bench(out: str | os.PathLike[str], cfg: BenchConfig, url: str | None = None
+                ) -> dict[str, Any]:
+    """:func:`run_bench` written as the results contract into ``out``."""
+    from ..results import Report, RunRecorder
+
+    rec = RunRecorder(out, system="smlt", config=asdict(cfg))
+    metrics, rows = run_bench(cfg, url)
+    report = (Report(f"SMLT aggregation bench: n = {cfg.workers}, P = {cfg.params:,}, "
+                     f"m = {metrics['shards']}")
+              .paragraph("One round per scheme through an embedded Redis (measured; threads "
+                         "as workers). Bytes are payload bytes per worker per round; the "
+                         "expected column is the scheme's formula (hierarchical 3P + P/n at "
+                         "m = n, download-all (n + 1) P, parameter server 2P per worker).")
+              .table(rows, ["scheme", "max_abs_err", "bytes_per_worker",
+                            "expected_bytes_per_worker", "max_function_bytes", "round_s"]))
+    return rec.finish(metrics=metrics, rows=rows, report=report)
+
+
+def write_train(out: str | os.PathLike[str], cfg: SMLTConfig,
+                root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """:func:`run_train` written as the results contract into ``out`` (nothing is written
+    when the goal is refused as infeasible)."""
+    from ..results import Report, RunRecorder
+
+    rec = RunRecorder(out, system="smlt", config=cfg.to_dict())
+    metrics, rows = run_train(cfg, root)
+    cal = metrics["calibration"]
+    report = (Report(f"SMLT train: {cfg.dataset} to {cfg.target_acc:.0%} by "
+                     f"{cfg.deadline_s:.0f} s for ${cfg.budget:.2f}")
+              .paragraph(
+                  f"Backend {cfg.backend}, scheme {cfg.scheme}, objective {cfg.objective}. "
+                  f"Initial plan {metrics['initial_workers']} workers x "
+                  f"{metrics['initial_memory_mb']} MB (modelled "
+                  f"{metrics['initial_modelled_s']:.0f} s, "
+                  f"${metrics['initial_modelled_cost']:.4f} for {cfg.epochs_hint:g} epochs); "
+                  f"{metrics['replans']} plans in all. Outcome: "
+                  f"{'target reached' if metrics['reached'] else 'stopped: ' + metrics['stop']}"
+                  f", accuracy {metrics['final_acc']:.3f} after {metrics['rounds']} rounds "
+                  f"({metrics['epochs']:.2f} epochs), {metrics['seconds']:.1f} s measured, "
+                  f"${metrics['cost']:.5f} (measured function seconds at Lambda prices). "
+                  f"Calibration: {cal['sample_s'] * 1e3:.2f} ms/sample/vCPU, "
+                  f"{cal['bandwidth'] / 1e6:.1f} MB/s per function.")
+              .table(rows, ["round", "workers", "memory_mb", "seconds", "loss", "acc", "cost",
+                            "bytes_per_worker", "reruns"]))
+    return rec.finish(metrics=metrics, rows=rows, report=report)
+
+
+def parse_range(option: str, text: str) -> tuple[int, int]:
+    """``"512:3538"`` -> ``(512, 3538)``; anything else names ``option`` and the form."""
+    lo, sep, hi = str(text).partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return int(lo), int(hi)
+    except ValueError:
+        raise InvalidConfigError(f"{option} takes MIN:MAX in MB such as 512:3538, got "
+                                 f"{text!r}") from None

@@ -170,7 +170,8 @@ class TensorStore:
         deadline = time.monotonic() + timeout
         pending = list(keys)
         while pending:
-            present = self._call("exists", lambda: [self._client.exists(k) for k in pending])
+            present = self._call("exists", lambda ks=pending: [self._client.exists(k)
+                                                               for k in ks])
             pending = [k for k, p in zip(pending, present, strict=True) if not p]
             if not pending:
                 return
