@@ -283,9 +283,7 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
                        test_samples=cfg.test_samples, width=cfg.width, hidden=cfg.hidden,
                        seed=cfg.seed)
     store, close = open_store(cfg.store_url)
-    procs = cfg.max_workers + (cfg.scheme == "parameter_server")
-    engine = make_engine(cfg.backend, store_url=store.url, workers=procs,
-                         memory_mb=cfg.memory_range[1])
+    engine = None
     try:
         from ..federated.aggregation import flatten
 
@@ -300,7 +298,10 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
                           workers=(1, cfg.max_workers), memory=cfg.memory_range,
                           trials=cfg.trials, seed=cfg.seed, sampler="tpe")
         t_start = time.perf_counter()
-        first = sched.plan(cfg.epochs_hint)  # raises before training when infeasible
+        first = sched.plan(cfg.epochs_hint)  # raises before any function starts
+        procs = cfg.max_workers + (cfg.scheme == "parameter_server")
+        engine = make_engine(cfg.backend, store_url=store.url, workers=procs,
+                             memory_mb=cfg.memory_range[1])
         trainer = ServerlessTrainer(
             store, f"train-{cfg.dataset}", wl.model, wl.train, engine,
             TrainerConfig(scheme=cfg.scheme, batch=cfg.batch, lr=cfg.lr,
@@ -338,7 +339,8 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
         }
         return metrics, rows
     finally:
-        engine.close()
+        if engine is not None:
+            engine.close()
         close()
 
 

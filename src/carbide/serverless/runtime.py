@@ -35,11 +35,15 @@ ENGINES: tuple[str, ...] = ("pool", "lithops", "ray", "thread")
 
 def _warm() -> None:
     """Pool initializer: pay the imports once per process, not once per call."""
-    import torch  # noqa: F401
+    import torch
 
-    from . import worker
+    from ..federated import aggregation, models  # noqa: F401
+    from . import worker, workloads
     from .store import TensorStore  # noqa: F401
 
+    torch.set_num_threads(1)
+    net = workloads.resnet18(4)  # first-call costs of the conv kernels, paid here
+    net(torch.zeros(2, 3, 32, 32)).sum().backward()
     worker._FIRST_CALL = False
 
 

@@ -110,19 +110,20 @@ def run_worker(task: WorkerTask) -> dict[str, Any]:
     """Run one invocation; returns ``{"status": "done" | "checkpointed", "loss", "seconds",
     "cold_start_s", "bytes", ...}`` (also written to the store's result key when done)."""
     global _FIRST_CALL
-    t_start = time.perf_counter()
-    cold = 0.0
-    if _FIRST_CALL:  # time from interpreter start to here: the repeated initialization
-        import psutil
-
-        cold = max(0.0, time.time() - psutil.Process().create_time())
-        _FIRST_CALL = False
     import torch
 
     from ..federated.aggregation import flatten, unflatten_
     from ._keys import Keys
     from .aggregation import aggregate, param_shards
     from .store import TensorStore
+
+    cold = 0.0
+    if _FIRST_CALL:  # interpreter start + imports of a fresh process: repeated initialization
+        import psutil
+
+        cold = max(0.0, time.time() - psutil.Process().create_time())
+        _FIRST_CALL = False
+    t_start = time.perf_counter()
 
     threads = apply_memory_limit(task.memory_mb) if task.enforce_memory else None
     keys = Keys(task.job)
