@@ -86,3 +86,22 @@ def test_bad_plans():
         Plan(2, 64)
     with pytest.raises(InvalidConfigError, match="scheme"):
         TrainerConfig(scheme="ring")
+
+
+def test_store_outage_says_what_was_saved():
+    from carbide.insitu.server import EmbeddedRedis
+    from carbide.serverless.store import StoreUnavailableError
+
+    server = EmbeddedRedis().start()
+    store = TensorStore(server.url, retries=2)
+    eng = make_engine("thread", store_url=server.url, workers=3, memory_mb=1769)
+    try:
+        tr = ServerlessTrainer(store, "outage", SPEC, data(), eng, TrainerConfig(batch=8),
+                               Plan(2, 1769))
+        tr.step()
+        server.stop(save=False)
+        with pytest.raises(StoreUnavailableError, match="committed through round 1"):
+            tr.step()
+    finally:
+        eng.close()
+        server.close()

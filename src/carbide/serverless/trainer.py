@@ -242,7 +242,23 @@ class ServerlessTrainer:
 
     def step(self, faults: dict[int, str] | None = None) -> RoundRecord:
         """Run one round with the current plan; ``faults`` maps a worker to an injected fault
-        (``"sigkill"``) for its first invocation."""
+        (``"sigkill"``) for its first invocation.
+
+        Raises:
+            StoreUnavailableError: the store stayed unreachable through its retries; the
+                message names the last round committed there (what a resume starts from).
+        """
+        from .store import StoreUnavailableError
+
+        try:
+            return self._step(faults)
+        except StoreUnavailableError as exc:
+            raise StoreUnavailableError(
+                f"{exc}. Saved in the store: job {self.keys.job!r} committed through round "
+                f"{self.round} (parameters of round {self.round}); once the store is back, "
+                "restart with resume=True to continue from there") from exc
+
+    def _step(self, faults: dict[int, str] | None) -> RoundRecord:
         tasks = self._tasks()
         c, r = self.config, self.round
         first = [t.with_fault((faults or {}).get(t.worker)) for t in tasks]
