@@ -359,8 +359,9 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
         "machine: 2 CPU cores shared with other jobs, so every time is inflated and worker "
         "processes beyond 2 share the same cores. **Modelled** rows come from the time model "
         "calibrated on the measured runs (Lambda prices: $0.0000166667 per GB-s, $0.20 per "
-        "million requests, 1 vCPU per 1769 MB) and assume a store that scales out with the "
-        "functions; they are not measurements.")
+        "million requests, 1 vCPU per 1769 MB) with a store of "
+        f"{plan.store_nodes} Redis servers, each as fast as the one measured here; they are "
+        "not measurements.")
     n_lo = min(plan.workers)
     claims = [
         Claim("hierarchical aggregation: bytes per worker flat in n (measured)",
@@ -418,7 +419,8 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
                   f"{plan.train_samples} CIFAR-10 images (batch {plan.batch} per worker); "
                   "function cost = measured function seconds billed at Lambda prices at "
                   f"{plan.memory_mb} MB; DDP billed at the VM price in its row.")
-    rep.table(measured + [r for r in rows if r["kind"] == "ddp"],
+    rep.table(measured + [{**r, "scheme": "DDP (gloo, VM)"} for r in rows
+                          if r["kind"] == "ddp"],
               ["scheme", "workers", "round_s", "rounds_per_epoch", "epoch_s", "epoch_cost",
                "bytes_per_worker", "function_s", "vm_type", "price_per_hour"])
     rep.heading("Bytes per worker against n (measured)")
