@@ -53,3 +53,27 @@ def test_ray_tasks_round_matches_threads(redis_url):
     got, recs = _run(redis_url, "ray", "ray", scheme="parameter_server")
     assert torch.equal(got, ref)
     assert recs[1].cold_start_s == 0.0  # warm worker processes are reused
+
+
+def _limited(q):
+    from carbide.serverless.worker import apply_memory_limit
+
+    threads = apply_memory_limit(256)
+    small = torch.ones(32 * 1024 * 1024 // 4)  # 32 MB fits
+    try:
+        torch.ones(1024 * 1024 * 1024 // 4)  # 1 GB does not
+        q.put((threads, float(small.sum()), "allocated"))
+    except (MemoryError, RuntimeError):
+        q.put((threads, float(small.sum()), "refused"))
+
+
+def test_worker_memory_limit_is_enforced():
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_limited, args=(q,))
+    p.start()
+    threads, total, outcome = q.get(timeout=60)
+    p.join(10)
+    assert threads == 1 and total == 32 * 1024 * 1024 // 4 and outcome == "refused"
