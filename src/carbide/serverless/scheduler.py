@@ -83,10 +83,12 @@ def _violation(seconds: float, cost: float, deadline: float | None, budget: floa
 
 def fixed_plan(model: TimeModel, scheme: str, plan: Plan, epochs: float, *,
                deadline_s: float | None = None, budget: float | None = None,
-               correction: float = 1.0) -> PlanChoice:
-    """A fixed configuration's modelled time and cost, and whether it is feasible."""
+               correction: float = 1.0, min_memory_mb: int = MIN_MEMORY_MB) -> PlanChoice:
+    """A fixed configuration's modelled time and cost, and whether it is feasible (within
+    the deadline and the budget, with memory for the worker's footprint ``min_memory_mb``)."""
     s, c = _predict(model, scheme, plan, epochs, correction)
-    return PlanChoice(plan, s, c, _violation(s, c, deadline_s, budget) == 0)
+    fits = plan.memory_mb >= min_memory_mb
+    return PlanChoice(plan, s, c, fits and _violation(s, c, deadline_s, budget) == 0)
 
 
 class Scheduler:

@@ -112,6 +112,7 @@ class RoundRecord:
     invocations: int
     reruns: int
     checkpoints: int
+    max_rss_mb: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -311,7 +312,8 @@ class ServerlessTrainer:
             / len(results),
             bytes_per_worker=sum(float(results[i]["bytes"]) for i in range(n)) / n,
             cost=lambda_cost(billed, self.plan.memory_mb, invocations),
-            invocations=invocations, reruns=reruns, checkpoints=checkpoints)
+            invocations=invocations, reruns=reruns, checkpoints=checkpoints,
+            max_rss_mb=max(float(res.get("max_rss_mb") or 0.0) for res in results.values()))
         self.round += 1
         self.cursor = (self.cursor + n) % self.num_chunks
         self._commit()

@@ -185,7 +185,11 @@ def run_worker(task: WorkerTask) -> dict[str, Any]:
                       timeout=task.peer_timeout_s, step=step, pull=False)
             loss = loss_sum / len(y)
             store.delete(partial, partial + ":grad")
+        import resource
+
         out.update(status="done", loss=loss, seconds=time.perf_counter() - t_start,
-                   bytes=store.bytes_up + store.bytes_down)
+                   bytes=store.bytes_up + store.bytes_down,
+                   # the function's footprint: what its memory size must hold (Linux: KiB)
+                   max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         store.put_json(keys.result(r, i), out)
     return out
