@@ -36,7 +36,7 @@ def main() -> None:
     print(f"hierarchical / download-all round time at n={top}: "
           f"{hier[top][0] / down[top]:.2f} (goal <= 0.5)")
     print(f"hierarchical bytes per worker n={top} / n={low}: "
-          f"{hier[top][1] / hier[low][1]:.2f} (flat: ~1, bounded by (3 + 1/n) / (2 + ...))")
+          f"{hier[top][1] / hier[low][1]:.2f} (formula 2P + (n + 1) P / n: flat in n)")
 
 
 if __name__ == "__main__":
