@@ -169,7 +169,7 @@ class ComposedConfig:
         return 1 + 10 * len(self.sources)
 
 
-def _source_pool(cfg: ComposedConfig, split: str, root) -> list[tuple[torch.Tensor, torch.Tensor,
+def _source_pool(cfg: ComposedConfig, split: str, root, verify: bool) -> list[tuple[torch.Tensor, torch.Tensor,
                                                                       bool]]:
     """Per source: (uint8 images (n, C, h, w), labels, has_silhouette), for the split."""
     from ...datasets import load_cifar10, load_fashion_mnist
@@ -177,7 +177,8 @@ def _source_pool(cfg: ComposedConfig, split: str, root) -> list[tuple[torch.Tens
     pools = []
     src_split = "test" if split == "test" else "train"
     for name in cfg.sources:
-        ds = (load_fashion_mnist if name == "fashion-mnist" else load_cifar10)(src_split, root)
+        loader = load_fashion_mnist if name == "fashion-mnist" else load_cifar10
+        ds = loader(src_split, root, verify=verify)
         images, labels = ds.images, ds.labels
         if split != "test":
             # a fixed, seed-independent interleaved split (CIFAR's files are ordered by class)
@@ -192,7 +193,8 @@ def _source_pool(cfg: ComposedConfig, split: str, root) -> list[tuple[torch.Tens
 
 
 def compose_dataset(n: int, split: str = "train", config: ComposedConfig | None = None, *,
-                    seed: int = 0, root: str | os.PathLike[str] | None = None) -> DenseDataset:
+                    seed: int = 0, root: str | os.PathLike[str] | None = None,
+                    verify: bool = True) -> DenseDataset:
     """Generate ``n`` composed canvases of ``split`` (see the module docstring).
 
     Args:
@@ -201,6 +203,7 @@ def compose_dataset(n: int, split: str = "train", config: ComposedConfig | None 
         config: the task (default :class:`ComposedConfig`).
         seed: generation seed (with ``split``, fixes every canvas).
         root: data root with ``fashion-mnist/`` and ``cifar10/``.
+        verify: check the source files' checksums.
 
     Returns:
         A :class:`DenseDataset` with masks, target keypoints and boxes, ``source="composed"``.
@@ -210,7 +213,7 @@ def compose_dataset(n: int, split: str = "train", config: ComposedConfig | None 
     splits = ("train", "val", "test")
     if split not in splits:
         raise InvalidConfigError(f"unknown split {split!r}; choose one of {splits}")
-    pools = _source_pool(cfg, split, root)
+    pools = _source_pool(cfg, split, root, verify)
     rng = np.random.default_rng([seed, splits.index(split), 2011_14584])
     size = cfg.size
     base = size / 5
