@@ -4,9 +4,12 @@
 Fashion-MNIST and CIFAR-10 objects pasted onto a canvas at scales 0.5x-3x of a base size
 (``size / 5``), several per canvas in occlusion order (later objects cover earlier ones).
 Fashion-MNIST objects keep their silhouette (pixels above 15% of white); a CIFAR-10 image has
-no object mask, so its whole (rescaled) patch is the object. Class ids: 0 background, then
-10 Fashion-MNIST classes, then 10 CIFAR-10 classes (for the sources chosen). The background is
-smooth low-contrast noise.
+no object mask, so its whole (rescaled) patch is the object. Class ids (``labels="fine"``):
+0 background, then 10 Fashion-MNIST classes, then 10 CIFAR-10 classes (for the sources chosen);
+``labels="coarse"`` (what CPU-sized runs use, as 21 fine classes need far more training than
+minutes) merges them into 0 background, 1 clothing (Fashion-MNIST 0, 1, 2, 3, 4, 6),
+2 footwear (5, 7, 9), 3 bag (8), 4 vehicle (CIFAR-10 0, 1, 8, 9), 5 animal (2-7). The
+background is smooth low-contrast noise.
 
 Each canvas gives
 
@@ -50,6 +53,10 @@ __all__ = [
 #: The composed task's keypoints, in channel order.
 KEYPOINT_NAMES: tuple[str, ...] = ("centre", "top", "bottom", "left", "right")
 _SOURCES = ("fashion-mnist", "cifar10")
+_COARSE = {"fashion-mnist": (1, 1, 1, 1, 1, 2, 1, 2, 3, 2),
+           "cifar10": (4, 4, 5, 5, 5, 5, 5, 5, 4, 4)}
+_COARSE_NAMES = {"fashion-mnist": ("fmnist:clothing", "fmnist:footwear", "fmnist:bag"),
+                 "cifar10": ("cifar:vehicle", "cifar:animal")}
 _STRIDE = 4
 
 
@@ -138,6 +145,7 @@ class ComposedConfig:
         sources: ``"fashion-mnist"`` and/or ``"cifar10"``.
         sigma: heatmap sigma in heatmap pixels (stride 4).
         val_fraction: share of each source's train split kept for validation.
+        labels: ``"fine"`` (10 classes per source) or ``"coarse"`` (see the module docstring).
     """
 
     size: int = 96
@@ -146,6 +154,7 @@ class ComposedConfig:
     sources: tuple[str, ...] = _SOURCES
     sigma: float = 1.5
     val_fraction: float = 0.1
+    labels: str = "fine"
 
     def __post_init__(self) -> None:
         check_int("size", self.size, 32)
@@ -163,10 +172,38 @@ class ComposedConfig:
                 f"sources must be a non-empty subset of {_SOURCES}, got {self.sources!r}")
         check_real("sigma", self.sigma, 0.0, 100.0, lo_open=True)
         check_real("val_fraction", self.val_fraction, 0.0, 0.5, lo_open=True)
+        if self.labels not in ("fine", "coarse"):
+            raise InvalidConfigError(f"labels must be 'fine' or 'coarse', got {self.labels!r}")
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Names by class id (background first)."""
+        from ...datasets.cifar10 import CIFAR10_CLASSES
+        from ...datasets.fashion_mnist import FASHION_MNIST_CLASSES
+
+        names = ["background"]
+        for src in _SOURCES:
+            if src in self.sources:
+                if self.labels == "coarse":
+                    names += _COARSE_NAMES[src]
+                else:
+                    fine = FASHION_MNIST_CLASSES if src == "fashion-mnist" else CIFAR10_CLASSES
+                    prefix = "fmnist" if src == "fashion-mnist" else "cifar"
+                    names += [f"{prefix}:{c}" for c in fine]
+        return tuple(names)
 
     @property
     def num_classes(self) -> int:
-        return 1 + 10 * len(self.sources)
+        return len(self.class_names)
+
+    def class_id(self, source: int, label: int) -> int:
+        """Class id of ``label`` from the ``source``-th of :attr:`sources`."""
+        if self.labels == "fine":
+            return 1 + 10 * source + label
+        name = self.sources[source]
+        offset = sum(len(_COARSE_NAMES[s]) for s in self.sources[:source])
+        first = min(_COARSE[name])
+        return 1 + offset + _COARSE[name][label] - first
 
 
 def _source_pool(cfg: ComposedConfig, split: str, root, verify: bool) -> list[tuple[torch.Tensor, torch.Tensor,
@@ -252,7 +289,7 @@ def compose_dataset(n: int, split: str = "train", config: ComposedConfig | None 
                 obj = torch.ones(side, side, dtype=torch.bool)
             if not obj.any():
                 obj = torch.ones(side, side, dtype=torch.bool)
-            cls = 1 + 10 * s + int(labels[idx])
+            cls = cfg.class_id(s, int(labels[idx]))
             placed.append((x0, y0, side, patch, obj, cls))
         # occlusion order: distractors first, the target last (on top)
         for x0, y0, side, patch, obj, cls in placed[1:] + placed[:1]:
@@ -276,17 +313,8 @@ def compose_dataset(n: int, split: str = "train", config: ComposedConfig | None 
                     float(ys.max() - ys.min() + 1))
         images[i] = canvas.round().clamp(0, 255).to(torch.uint8).numpy()
         masks[i] = label_map.numpy()
-    names = ["background"]
-    if "fashion-mnist" in cfg.sources:
-        from ...datasets.fashion_mnist import FASHION_MNIST_CLASSES
-
-        names += [f"fmnist:{c}" for c in FASHION_MNIST_CLASSES]
-    if "cifar10" in cfg.sources:
-        from ...datasets.cifar10 import CIFAR10_CLASSES
-
-        names += [f"cifar:{c}" for c in CIFAR10_CLASSES]
     return DenseDataset(torch.from_numpy(images), torch.from_numpy(masks), torch.from_numpy(kps),
-                        torch.from_numpy(boxes), cfg.num_classes, tuple(names),
+                        torch.from_numpy(boxes), cfg.num_classes, cfg.class_names,
                         KEYPOINT_NAMES, "composed", cfg.sigma)
 
 
@@ -432,12 +460,10 @@ def load_coco_keypoints(annotations: str | os.PathLike[str], *, image_dir=None,
                     f"outside image {info['file_name']} ({W}x{H})")
             x, y, w, h = a["bbox"]
             cx, cy = x + w / 2, y + h / 2
-            side = max(w, h, 1.0) * enlarge
-            box = (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
-            crop = im.crop(tuple(int(round(b)) for b in box)).resize((size, size),
-                                                                      Image.BILINEAR)
-            x0, y0 = (int(round(box[0])), int(round(box[1])))
-            scale = size / (int(round(box[2])) - x0)
+            side = int(np.ceil(max(w, h, 1.0) * enlarge))
+            x0, y0 = int(np.floor(cx - side / 2)), int(np.floor(cy - side / 2))
+            crop = im.crop((x0, y0, x0 + side, y0 + side)).resize((size, size), Image.BILINEAR)
+            scale = size / side
             kk = k.copy()
             kk[:, 0] = (k[:, 0] - x0) * scale
             kk[:, 1] = (k[:, 1] - y0) * scale
