@@ -92,3 +92,12 @@ def test_bad_input_size(supernet):
         supernet(torch.zeros(1, 3, 40, 64), SPACE.smallest())
     with pytest.raises(InvalidConfigError, match="needs an architecture"):
         supernet(torch.zeros(1, 3, 64, 64))
+
+
+def test_flops_table_is_exact(supernet):
+    from carbide.nas.scale.supernet import FlopsTable
+
+    table = FlopsTable(supernet, (64, 64))
+    rng = np.random.default_rng(3)
+    for arch in [SPACE.largest(), SPACE.smallest()] + [SPACE.sample(rng) for _ in range(3)]:
+        assert table(arch) == count_flops(supernet, (64, 64), arch)

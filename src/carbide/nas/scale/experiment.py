@@ -124,20 +124,6 @@ def load_task_data(config: ScaleNASConfig, root: str | os.PathLike[str] | None =
     return train, val, out
 
 
-def _flops_fn(net, size):
-    from .supernet import count_flops
-
-    cache: dict[str, int] = {}
-
-    def flops(arch: ScaleArch) -> int:
-        key = arch.key()
-        if key not in cache:
-            cache[key] = count_flops(net, size, arch)
-        return cache[key]
-
-    return flops
-
-
 def run_scalenas(config: ScaleNASConfig, root: str | os.PathLike[str] | None = None, *,
                  data: tuple[DenseDataset, DenseDataset, int] | None = None,
                  progress: bool = False) -> dict[str, Any]:
@@ -163,14 +149,14 @@ def run_scalenas(config: ScaleNASConfig, root: str | os.PathLike[str] | None = N
     from ..search import run_search
     from .search import ParetoEvolution, SupernetEvaluator, check_budget, pareto_front
     from .space import make_sampler
-    from .supernet import ScaleNet, count_flops
+    from .supernet import FlopsTable, ScaleNet, count_flops
     from .train import evaluate, train_model, train_supernet
 
     torch.manual_seed(config.seed)
     train, val, out = data if data is not None else load_task_data(config, root)
     size = train.size
     supernet = ScaleNet(config.space, out)
-    flops = _flops_fn(supernet, size)
+    flops = FlopsTable(supernet, size)
     budget = None if config.flops_budget is None else config.flops_budget * 1e9
     check_budget(budget, flops(config.space.smallest()))
     score_name = "miou" if config.task == "seg" else "ap"

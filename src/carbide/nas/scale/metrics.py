@@ -50,17 +50,32 @@ def miou(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> float:
     return miou_from_confusion(confusion_matrix(pred, target, num_classes))
 
 
-def heatmap_keypoints(heatmaps: torch.Tensor, stride: int = 4) -> torch.Tensor:
+def heatmap_keypoints(heatmaps: torch.Tensor, stride: int = 4, subpixel: bool = True
+                      ) -> torch.Tensor:
     """Argmax decoding: ``(N, K, h, w)`` -> ``(N, K, 3)`` ``(x, y, peak value)`` in image
     pixels (heatmap pixel ``u`` -> ``stride * u + (stride - 1) / 2``, the inverse of
-    :func:`~carbide.nas.scale.data.keypoint_heatmaps`)."""
+    :func:`~carbide.nas.scale.data.keypoint_heatmaps`), with HRNet's quarter-pixel shift
+    towards the higher neighbour (``subpixel=True``)."""
     n, k, h, w = heatmaps.shape
     flat = heatmaps.reshape(n, k, -1)
     score, idx = flat.max(-1)
-    ys = torch.div(idx, w, rounding_mode="floor").float()
-    xs = (idx % w).float()
+    ys = torch.div(idx, w, rounding_mode="floor")
+    xs = idx % w
+    fx, fy = xs.float(), ys.float()
+    if subpixel:
+        hm = heatmaps.reshape(n * k, h, w)
+        r = torch.arange(n * k)
+        xr, yr = xs.reshape(-1), ys.reshape(-1)
+        right = hm[r, yr, (xr + 1).clamp(max=w - 1)]
+        left = hm[r, yr, (xr - 1).clamp(min=0)]
+        down = hm[r, (yr + 1).clamp(max=h - 1), xr]
+        up = hm[r, (yr - 1).clamp(min=0), xr]
+        inner_x = (xr > 0) & (xr < w - 1)
+        inner_y = (yr > 0) & (yr < h - 1)
+        fx = fx + (0.25 * torch.sign(right - left) * inner_x).reshape(n, k)
+        fy = fy + (0.25 * torch.sign(down - up) * inner_y).reshape(n, k)
     off = (stride - 1) / 2
-    return torch.stack([xs * stride + off, ys * stride + off, score], dim=-1)
+    return torch.stack([fx * stride + off, fy * stride + off, score], dim=-1)
 
 
 def pck(pred: torch.Tensor, gt: torch.Tensor, boxes: torch.Tensor, alpha: float = 0.2) -> float:

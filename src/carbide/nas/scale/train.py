@@ -130,7 +130,7 @@ def train_model(model: nn.Module, data: DenseDataset, task: str, cfg: TrainConfi
         loss.backward()
         opt.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     if not math.isfinite(losses[-1]):
         raise InvalidConfigError(f"training diverged (loss {losses[-1]}); lower lr={cfg.lr}")
     return {"loss": float(np.mean(losses[-10:])), "seconds": time.perf_counter() - t0,
