@@ -17,7 +17,8 @@ from .data import ComposedConfig, DenseDataset
 from .space import ScaleArch, ScaleSpace
 from .train import TASKS, TrainConfig
 
-__all__ = ["QUICK_SEARCH", "ScaleNASConfig", "load_task_data", "run_scalenas", "train_arch"]
+__all__ = ["QUICK_SEARCH", "ScaleNASConfig", "load_task_data", "run_scalenas", "search_to_dir",
+           "train_arch", "train_to_dir"]
 
 
 @dataclass(frozen=True)
@@ -214,3 +215,89 @@ def train_arch(arch: ScaleArch, config: ScaleNASConfig, root=None, *,
     return {"score_name": name, "score": scores[name], "scores": scores,
             "flops": count_flops(net, train.size), "params": count_params(net), "train": fit,
             "model": net}
+
+
+def _front_entries(front, score_name: str) -> list[dict[str, Any]]:
+    return [{"arch": f["arch"], "flops": f["flops"], score_name: f[score_name]} for f in front]
+
+
+def search_to_dir(config: ScaleNASConfig, out: str | os.PathLike[str], root=None, *,
+                  progress: bool = False) -> dict[str, Any]:
+    """:func:`run_scalenas` and the results contract in ``out``: ``pareto.json`` (a list of
+    ``{"arch", "flops", "miou"|"ap"}``, FLOPs per image), ``best_arch.json``, ``supernet.pt``,
+    ``results.json`` (metrics ``best_<score>``, ``best_flops``, ``hrnet_<score>``,
+    ``hrnet_flops``) and ``report.md``.
+
+    The FLOPs budget is checked before any data is loaded or trained.
+    """
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from ..._io import atomic_path, atomic_write
+    from ...results import Report, RunRecorder
+    from .search import check_budget
+    from .supernet import FlopsTable, ScaleNet
+
+    if config.flops_budget is not None:  # fail fast: a budget no subnet meets
+        probe = ScaleNet(config.space, 1)
+        check_budget(config.flops_budget * 1e9,
+                     FlopsTable(probe, (64, 64))(config.space.smallest())
+                     if config.data != "composed" else
+                     FlopsTable(probe, (config.composed.size,) * 2)(config.space.smallest()))
+    recorder = RunRecorder(out, system="scalenas", config=config)
+    res = run_scalenas(config, root, progress=progress)
+    name = res["score_name"]
+    out = Path(out)
+    with atomic_write(out / "pareto.json") as fh:
+        fh.write(json.dumps(_front_entries(res["pareto"], name), indent=1) + "\n")
+    with atomic_write(out / "best_arch.json") as fh:
+        fh.write(json.dumps(res["best_arch"], indent=1) + "\n")
+    with atomic_path(out / "supernet.pt") as tmp:
+        torch.save(res["supernet_model"].state_dict(), tmp)
+    metrics = {f"best_{name}": res["best_score"], "best_flops": res["best_flops"],
+               f"hrnet_{name}": res["hrnet_score"], "hrnet_flops": res["hrnet_flops"],
+               "pareto_size": len(res["pareto"]), "evaluated": len(res["history"]),
+               "supernet_seconds": res["supernet"]["seconds"]}
+    source = res["train"].source
+    label = "composed" if source == "composed" else source
+    report = (Report(f"ScaleNAS search: {config.task} on {label} data")
+              .paragraph(f"Supernet ({config.sampler} sampling, {config.supernet.steps} steps) "
+                         f"searched by FLOPs/{name} evolution ({config.search_budget} subnets, "
+                         f"inherited weights, BN recalibrated on {config.calib_images} training "
+                         f"images); scores on the validation split.")
+              .table([{"arch": " / ".join("".join(map(str, m["depths"]))
+                                          for m in f["arch"]["modules"]),
+                       "MFLOPs": f["flops"] / 1e6, name: f[name]} for f in res["pareto"]],
+                     caption="Pareto front (depths per branch, per module)")
+              .table([metrics]))
+    rows = [{k: v for k, v in it.items() if k != "arch"} for it in res["history"]]
+    return recorder.finish(metrics=metrics, rows=rows, report=report)
+
+
+def train_to_dir(arch_path: str | os.PathLike[str], config: ScaleNASConfig,
+                 out: str | os.PathLike[str], root=None) -> dict[str, Any]:
+    """:func:`train_arch` on the architecture JSON at ``arch_path`` (validated against the
+    config's space), writing ``model.pt`` and the results contract (metrics ``score`` name,
+    ``flops``, ``params``) into ``out``."""
+    from pathlib import Path
+
+    import torch
+
+    from ..._io import atomic_path
+    from ...results import Report, RunRecorder
+    from .space import load_arch
+
+    arch = load_arch(arch_path, config.space)
+    recorder = RunRecorder(out, system="scalenas", config={"arch": str(arch_path),
+                                                          "config": config})
+    res = train_arch(arch, config, root)
+    with atomic_path(Path(out) / "model.pt") as tmp:
+        torch.save(res["model"].state_dict(), tmp)
+    metrics = {**{k: float(v) for k, v in res["scores"].items()}, "flops": res["flops"],
+               "params": res["params"], "train_seconds": res["train"]["seconds"]}
+    report = (Report(f"ScaleNet trained from scratch ({config.task})")
+              .paragraph(f"{arch_path}: {config.supernet.steps} steps on {config.data} data; "
+                         "validation scores.").table([metrics]))
+    return recorder.finish(metrics=metrics, rows=[metrics], report=report)

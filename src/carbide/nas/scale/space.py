@@ -50,6 +50,7 @@ __all__ = [
     "UniformSampler",
     "depth_groups",
     "load_arch",
+    "make_sampler",
     "save_arch",
 ]
 
