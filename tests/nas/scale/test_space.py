@@ -59,7 +59,8 @@ def test_mutation_and_crossover_stay_valid(rng):
         assert child != a
         SPACE.validate(child)
         cross = SPACE.crossover(a, b, rng)
-        assert all(m in (ma, mb) for m, ma, mb in zip(cross.modules, a.modules, b.modules))
+        assert all(m in (ma, mb) for m, ma, mb in zip(cross.modules, a.modules, b.modules,
+                                                    strict=True))
 
 
 def test_grouped_sampler_visits_every_group_with_sandwich():

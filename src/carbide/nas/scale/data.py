@@ -111,7 +111,9 @@ class DenseDataset:
 
     def subset(self, idx) -> DenseDataset:
         """Rows ``idx`` (a slice, tensor or list)."""
-        pick = (lambda t: None if t is None else t[idx])
+        def pick(t):
+            return None if t is None else t[idx]
+
         return DenseDataset(pick(self.images), pick(self.masks), pick(self.keypoints),
                             pick(self.boxes), self.num_classes, self.classes,
                             self.keypoint_names, self.source, self.sigma,
@@ -206,8 +208,8 @@ class ComposedConfig:
         return 1 + offset + _COARSE[name][label] - first
 
 
-def _source_pool(cfg: ComposedConfig, split: str, root, verify: bool) -> list[tuple[torch.Tensor, torch.Tensor,
-                                                                      bool]]:
+def _source_pool(cfg: ComposedConfig, split: str, root, verify: bool
+                 ) -> list[tuple[torch.Tensor, torch.Tensor, bool]]:
     """Per source: (uint8 images (n, C, h, w), labels, has_silhouette), for the split."""
     from ...datasets import load_cifar10, load_fashion_mnist
 

@@ -241,11 +241,10 @@ def search_to_dir(config: ScaleNASConfig, out: str | os.PathLike[str], root=None
     from .supernet import FlopsTable, ScaleNet
 
     if config.flops_budget is not None:  # fail fast: a budget no subnet meets
+        side = config.composed.size if config.data == "composed" else config.image_size
         probe = ScaleNet(config.space, 1)
         check_budget(config.flops_budget * 1e9,
-                     FlopsTable(probe, (64, 64))(config.space.smallest())
-                     if config.data != "composed" else
-                     FlopsTable(probe, (config.composed.size,) * 2)(config.space.smallest()))
+                     FlopsTable(probe, (side, side))(config.space.smallest()))
     recorder = RunRecorder(out, system="scalenas", config=config)
     res = run_scalenas(config, root, progress=progress)
     name = res["score_name"]

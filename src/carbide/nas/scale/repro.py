@@ -286,7 +286,7 @@ def _pareto_figure(rows, task: str, name: str):
                             (rnd, "--", "random-search Pareto front (val)")):
         front = sorted((r["flops"] / 1e6, r["score"]) for r in pts if r["pareto"])
         if front:
-            ax.plot(*zip(*front), style, label=lab)
+            ax.plot(*zip(*front, strict=True), style, label=lab)
     for r in _get(rows, kind="scalenet", task=task):
         ax.scatter(r["flops"] / 1e6, r["score"], marker="*", s=160,
                    label=f"{r['model']} (test, inherited)")
