@@ -34,3 +34,24 @@ def test_pck_and_oks_ap():
     near[..., 0] += 4  # within 0.2 * 30 = 6 px
     assert pck(near, gt, boxes) == 100.0
     assert 0.0 < oks_ap(near, gt, boxes) < 100.0
+
+
+def test_missing_pycocotools_names_the_extra(monkeypatch):
+    from carbide.exceptions import MissingDependencyError
+    from tests.conftest import mask_module
+
+    mask_module(monkeypatch, "pycocotools")
+    gt = torch.tensor([[[10.0, 10, 1]]])
+    with pytest.raises(MissingDependencyError, match=r'carbide\[scalenas\]'):
+        oks_ap(gt, gt, torch.tensor([[0.0, 0, 20, 20]]))
+
+
+def test_lean_import():
+    import subprocess
+    import sys
+
+    code = ("import sys, carbide.nas.scale as s; s.__all__; "
+            "print(any(m in sys.modules for m in ('torch', 'numpy', 'torchmetrics')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
