@@ -18,6 +18,11 @@ Searched, per module with ``nb`` branches:
   lower-resolution one through a 1x1 conv + BN + nearest upsampling; the fed branch is
   ``relu(x_i + sum of its switched-on inputs)``.
 
+  Difference from the official code (``superscalenet_seg.py``, read, not copied): there a
+  branch that has run all its blocks receives no more fusion (its bits are forced to 0 for
+  the remaining rounds); here those bits stay searchable, so this space contains the official
+  one. The official sampler also draws every bit with the group's density; ours does too.
+
 :class:`ScaleArch` is the architecture (JSON via :meth:`ScaleArch.to_dict` /
 :meth:`ScaleArch.from_dict`); :class:`ScaleSpace` validates, samples, mutates and crosses
 architectures (a :class:`carbide.nas.spaces.SearchSpace`, so :mod:`carbide.nas` strategies can
