@@ -28,7 +28,7 @@ import numpy as np
 
 from ...results import Claim, Report, execute_repro, markdown_table, subplots, track
 
-__all__ = ["FULL_PLAN", "QUICK_PLAN", "ReproPlan", "render", "run_plan", "run_repro"]
+__all__ = ["FULL_PLAN", "MEDIUM_PLAN", "QUICK_PLAN", "ReproPlan", "render", "run_plan", "run_repro"]
 
 #: Below this many points the HRNet-like reference has learned nothing worth matching.
 CHANCE_FLOOR = 5.0
@@ -86,6 +86,15 @@ FULL_PLAN = ReproPlan(
     depth_range=(1, 4), supernet_steps=300, baseline_steps=300, tau_steps=100, tau_subnets=10,
     hrnet_widths=(4, 8, 12), search_budget=24, population=8, retrain=1,
     expected_minutes=20.0)
+
+
+#: Between the two: >= 10 Kendall-tau subnets with short schedules, for a loaded shared machine
+#: where FULL_PLAN does not finish in an afternoon (``run_repro(out, plan=MEDIUM_PLAN)``).
+MEDIUM_PLAN = ReproPlan(
+    tasks=("seg", "keypoints"), image_size=64, n_train=1000, n_val=128, n_test=200, width=8,
+    depth_range=(1, 3), supernet_steps=120, baseline_steps=120, tau_steps=50, tau_subnets=10,
+    hrnet_widths=(4, 8), search_budget=16, population=6, retrain=1, calib_images=96,
+    expected_minutes=5.0)
 
 
 def _latency_ms(net, size, arch=None, repeats: int = 5) -> float:
