@@ -52,7 +52,8 @@ def main() -> None:
         print(f"{item['flops'] / 1e6:7.2f} MFLOPs  mIoU {item['miou']:.2f}")
     best = max(items, key=lambda it: it["miou"])
     net = supernet.export(best["arch"])  # deployable, with the supernet's weights
-    print("exported ScaleNet:", evaluate(net, val, "seg"))
+    # BN statistics are shared in the supernet: re-estimate them for this subnet first
+    print("exported ScaleNet:", evaluate(net, val, "seg", calib=train, calib_images=64))
 
 
 if __name__ == "__main__":

@@ -180,7 +180,9 @@ class ScaleNet(nn.Module):
     def export(self, arch: ScaleArch) -> ScaleNet:
         """The stand-alone ScaleNet of ``arch`` carrying this supernet's weights (and BN
         running statistics) for its blocks and paths; a deep copy, so training it does not
-        touch the supernet."""
+        touch the supernet. The running statistics are whatever the supernet holds now (the
+        last recalibrated subnet's): recalibrate for ``arch`` before exporting, or
+        recalibrate the exported net (``evaluate(net, data, task, calib=train)``)."""
         if self.arch is not None:
             raise InvalidConfigError("export works on the supernet (built with arch=None)")
         hidden = self.head[0].out_channels
