@@ -63,7 +63,7 @@ class EnclaveCore:
         self.count: int | None = None
         self.cache: tuple[int, np.ndarray] | None = None  # (round, update) for re-keying
         # aggregator state
-        self.partials: dict[str, tuple[list[str], bytes]] = {}
+        self.partials: dict[str, tuple[list[str], bytes, int]] = {}
         self.expect: dict[str, Any] | None = None
         # root state
         self.state: np.ndarray | None = None
@@ -310,7 +310,7 @@ class EnclaveCore:
             if a != self.name:
                 out.append(self._send(a, expect))
         state = self.state.tobytes()
-        for i, p in enumerate(left):
+        for p in left:
             seed = np.random.SeedSequence([cfg["seed"], r, cfg["client_index"][p]])
             header = {"type": "round", "round": r, "attempt": attempt, "participants": left,
                       "total": total, "nonce": nonce, "state_bytes": len(state),
