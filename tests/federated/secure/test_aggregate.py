@@ -159,3 +159,15 @@ def test_secure_aggregator_plugs_into_the_contract():
     assert (r0.update - u.mean(0)).abs().max() < 1e-6
     with pytest.raises(InvalidConfigError, match="fan_in"):
         SecureAggregator(fan_in=1)
+
+
+@pytest.mark.parametrize("bits", [32, 64])
+def test_chunked_prg_add_matches_the_keystream(bits):
+    from carbide.federated.secure._masks import _CHUNK, prg, prg_add
+
+    d = _CHUNK + 1000  # crosses a chunk boundary
+    t = np.zeros(d, dtype=np.uint32 if bits == 32 else np.uint64)
+    prg_add(b"s" * 32, t)
+    assert (t == prg(b"s" * 32, d, bits)).all()
+    prg_add(b"s" * 32, t, subtract=True)
+    assert not t.any()

@@ -161,6 +161,11 @@ class EnclaveCore:
         if t == "data" and sender == OWNER and self.role == "train":
             self.data = arrays_from_bytes(body)
             self.count = int(h["count"])
+            # load the training code now (torch and all), not inside the first round
+            module, _, fn = self.policy["entry"].partition(":")
+            warm = getattr(getattr(importlib.import_module(module), fn), "warmup", None)
+            if warm is not None:
+                warm()
             return [self._send(self.setup["root"], {"type": "count", "count": self.count})]
         if t == "model" and sender == OWNER and self.setup.get("is_root"):
             self.state = np.frombuffer(body, dtype=np.float32).copy()
@@ -208,7 +213,7 @@ class EnclaveCore:
         if len(parts) > 1:
             if cfg["scheme"] == "admin":
                 if "admin_seed" in h:
-                    enc += _masks.prg(bytes.fromhex(h["admin_seed"]), d, bits)
+                    _masks.prg_add(bytes.fromhex(h["admin_seed"]), enc)
                 else:  # the last participant gets the admin's correction vector
                     enc += np.frombuffer(body[k + rk:], dtype=enc.dtype)
             else:
@@ -303,7 +308,7 @@ class EnclaveCore:
             correction = np.zeros(d, dtype=dtype)
             for p in left[:-1]:
                 admin[p] = os.urandom(32)
-                correction -= _masks.prg(admin[p], d, bits)
+                _masks.prg_add(admin[p], correction, subtract=True)
         out = []
         expect = {"type": "expect", "round": r, "attempt": attempt, "participants": left}
         for a in cfg["aggregators"]:

@@ -77,18 +77,24 @@ def encode(values: np.ndarray, *, clip: float, bits: int, weight: float = 1.0
         outside ``[-clip, clip]`` (NaN counts as clipped to 0 is *not* done: NaN raises).
     """
     scale = fixed_scale(clip, bits)
-    x = np.asarray(values, dtype=np.float64)
+    x = np.asarray(values)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
     lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise InvalidConfigError("the update holds NaN or Inf; drop it before encoding")
     clipped = 0
+    # float64 throughout: the scaled value needs more than float32's 24-bit mantissa
+    y = x.astype(np.float64)  # a fresh buffer, worked on in place
     if lo < -clip or hi > clip:
         clipped = int(np.count_nonzero(np.abs(x) > clip))
-        x = np.clip(x, -clip, clip)
-    ints = np.rint(x * (float(weight) * scale)).astype(np.int64)
+        np.clip(y, -clip, clip, out=y)
+    np.multiply(y, float(weight) * scale, out=y)
+    np.rint(y, out=y)
     if bits == 32:
-        return ints.astype(np.uint32), clipped  # C cast: mod 2^32 (two's complement)
-    return ints.view(np.uint64), clipped
+        # |y| <= 2^30: fits int32; its two's-complement bits are the value mod 2^32
+        return y.astype(np.int32).view(np.uint32), clipped
+    return y.astype(np.int64).view(np.uint64), clipped
 
 
 def decode(total: np.ndarray, *, clip: float, bits: int) -> np.ndarray:

@@ -29,7 +29,7 @@ from ...exceptions import InvalidConfigError
 from ._fixed import uint_dtype
 
 __all__ = ["SCHEMES", "admin_masks", "mask_neighbors", "pairwise_mask", "pairwise_masks",
-           "prg", "public_bytes", "round_tag", "x25519_keys"]
+           "prg", "prg_add", "public_bytes", "round_tag", "x25519_keys"]
 
 #: Mask schemes.
 SCHEMES: tuple[str, ...] = ("admin", "pairwise")
@@ -39,17 +39,42 @@ def _crypto():
     return optional_import("cryptography", "secure", purpose="Citadel's masks and channels")
 
 
+_CHUNK = 1 << 18  # values per keystream chunk: 1-2 MiB, stays in cache
+
+
+def _ctr(key: bytes):
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    return Cipher(algorithms.AES(key), modes.CTR(b"\0" * 16)).encryptor()
+
+
 def prg(key: bytes, d: int, bits: int) -> np.ndarray:
     """``d`` uniform integers mod ``2^bits`` from AES-256-CTR keyed by ``key`` (32 bytes);
     a read-only array."""
     _crypto()
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
     dtype = uint_dtype(bits)
-    nbytes = d * np.dtype(dtype).itemsize
-    enc = Cipher(algorithms.AES(key), modes.CTR(b"\0" * 16)).encryptor()
-    stream = enc.update(bytes(nbytes)) + enc.finalize()
-    return np.frombuffer(stream, dtype=dtype)  # read-only view of the keystream
+    enc = _ctr(key)
+    stream = enc.update(bytes(d * np.dtype(dtype).itemsize)) + enc.finalize()
+    return np.frombuffer(stream, dtype=dtype)
+
+
+def prg_add(key: bytes, target: np.ndarray, *, subtract: bool = False) -> None:
+    """``target += PRG(key)`` (or ``-=``) in place, mod ``2^bits`` of ``target``'s dtype, in
+    cache-sized chunks: the same values as :func:`prg`, without a ``d``-sized keystream."""
+    _crypto()
+    enc = _ctr(key)
+    item = target.dtype.itemsize
+    zeros = bytes(min(_CHUNK, target.shape[0]) * item)
+    buf = bytearray(len(zeros) + 15)  # update_into wants 15 spare bytes
+    for start in range(0, target.shape[0], _CHUNK):
+        stop = min(start + _CHUNK, target.shape[0])
+        k = (stop - start) * item
+        enc.update_into(zeros[:k] if k < len(zeros) else zeros, buf)
+        stream = np.frombuffer(buf, dtype=target.dtype, count=stop - start)
+        if subtract:
+            target[start:stop] -= stream
+        else:
+            target[start:stop] += stream
 
 
 def _hkdf(secret: bytes, salt: bytes, info: bytes) -> bytes:
@@ -77,7 +102,8 @@ def admin_masks(n: int, d: int, bits: int, *, seed: bytes | None = None) -> np.n
     root = os.urandom(32) if seed is None else seed
     masks = np.empty((n, d), dtype=uint_dtype(bits))
     for i in range(n - 1):
-        masks[i] = prg(_hkdf(root, b"citadel-admin", str(i).encode()), d, bits)
+        masks[i] = 0
+        prg_add(_hkdf(root, b"citadel-admin", str(i).encode()), masks[i])
     # minus the sum of the others; unsigned arithmetic wraps mod 2^bits
     masks[n - 1] = -masks[: n - 1].sum(axis=0, dtype=masks.dtype)
     return masks
@@ -127,11 +153,8 @@ def pairwise_mask(index: int, private_key, peers: Mapping[int, bytes], d: int, b
             raise InvalidConfigError(f"enclave {index} lists itself as a mask peer")
         shared = private_key.exchange(X25519PublicKey.from_public_bytes(pub))
         lo, hi = min(index, j), max(index, j)
-        stream = prg(_hkdf(shared, tag, f"citadel-pair:{lo}:{hi}".encode()), d, bits)
-        if j > index:
-            mask += stream
-        else:
-            mask -= stream
+        prg_add(_hkdf(shared, tag, f"citadel-pair:{lo}:{hi}".encode()), mask,
+                subtract=j < index)
     return mask
 
 

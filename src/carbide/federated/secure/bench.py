@@ -1,0 +1,172 @@
+"""Measured costs of Citadel's masking and crypto (what ``carbide citadel bench``, the
+benchmarks and the reproduction print). Figures are wall-clock seconds on this machine,
+single-threaded; nothing here is asserted in tests.
+
+- :func:`mask_encrypt_throughput`: one enclave's encode + mask + AES-GCM seal of a ``d``-value
+  update, in GB/s of encoded bytes;
+- :func:`round_breakdown`: one round's phases over real updates, in one process
+  (encode+mask, encryption, aggregation incl. decryption, decode);
+- :func:`scaling`: the same against the number of enclaves ``n`` and the fan-in, with the
+  round time modelled for one core per enclave (the deployment Citadel assumes).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..._validate import check_int
+from . import _fixed, _masks
+from .aggregate import aggregation_tree, mask_round, normalized_weights, tree_sum
+
+__all__ = ["BenchConfig", "mask_encrypt_throughput", "round_breakdown", "run_bench",
+           "scaling"]
+
+
+def _channel_pair():
+    from .channel import SecureChannel
+
+    a, b = _masks.x25519_keys(2)
+    return (SecureChannel(a, _masks.public_bytes(b), "bench"),
+            SecureChannel(b, _masks.public_bytes(a), "bench"))
+
+
+def mask_encrypt_throughput(d: int, *, bits: int = 32, scheme: str = "pairwise",
+                            peers: int = 1, repeats: int = 3, seed: int = 0) -> dict[str, Any]:
+    """Best-of-``repeats`` time of one enclave's encode, mask (``pairwise``: ``peers`` PRG
+    expansions; ``admin``: one) and seal of a ``d``-value float32 update."""
+    check_int("d", d, 1)
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(d) * 0.01).astype(np.float32)
+    tx, _ = _channel_pair()
+    keys = _masks.x25519_keys(peers + 1, seed=seed)
+    pubs = {j: _masks.public_bytes(keys[j]) for j in range(1, peers + 1)}
+    best = {"encode_s": math.inf, "mask_s": math.inf, "encrypt_s": math.inf}
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        enc, _ = _fixed.encode(x, clip=1.0, bits=bits, weight=0.5)
+        t1 = time.perf_counter()
+        if scheme == "admin":
+            _masks.prg_add(bytes(32), enc)
+        else:
+            enc += _masks.pairwise_mask(0, keys[0], pubs, d, bits, _masks.round_tag(r))
+        t2 = time.perf_counter()
+        tx.seal(enc.tobytes())
+        t3 = time.perf_counter()
+        for k, v in zip(best, (t1 - t0, t2 - t1, t3 - t2), strict=True):
+            best[k] = min(best[k], v)
+    nbytes = d * bits // 8
+    total = sum(best.values())
+    return {"d": d, "bits": bits, "scheme": scheme, "peers": peers if scheme == "pairwise"
+            else 1, "bytes": nbytes, **best, "total_s": total,
+            "gb_per_s": nbytes / total / 1e9,
+            "mask_encrypt_gb_per_s": nbytes / (best["mask_s"] + best["encrypt_s"]) / 1e9}
+
+
+def round_breakdown(updates: Any, weights: Any = None, *, scheme: str = "pairwise",
+                    fan_in: int = 4, bits: int = 32, clip: float = 1.0,
+                    neighbors: int | None = None, seed: int = 0) -> dict[str, float]:
+    """One secure round's phases over ``updates`` ``(n, d)``, all enclaves in this process.
+
+    Returns seconds summed over enclaves: ``encode_mask_s``, ``encrypt_s``, ``aggregate_s``
+    (decryption at the aggregators + tree sums), ``decode_s``; and ``per_enclave_s`` (the
+    critical path of one training enclave: its share of encode+mask and encryption),
+    ``tree_s`` (the aggregation critical path: one node per level, ``depth`` levels).
+    """
+    t0 = time.perf_counter()
+    mr = mask_round(updates, weights, scheme=scheme, bits=bits, clip=clip, seed=seed,
+                    neighbors=neighbors)
+    t1 = time.perf_counter()
+    n = mr.masked.shape[0]
+    tx, rx = _channel_pair()
+    sealed = [tx.seal(row.tobytes()) for row in mr.masked]
+    t2 = time.perf_counter()
+    dtype = mr.masked.dtype
+    opened = np.stack([np.frombuffer(rx.open(s), dtype=dtype) for s in sealed])
+    total, _ = tree_sum(opened, fan_in)
+    t3 = time.perf_counter()
+    _fixed.decode(total, clip=clip, bits=bits)
+    t4 = time.perf_counter()
+    depth = len(aggregation_tree(n, fan_in))
+    agg = t3 - t2
+    return {"n": n, "d": int(mr.masked.shape[1]), "scheme": scheme, "fan_in": fan_in,
+            "encode_mask_s": t1 - t0, "encrypt_s": t2 - t1, "aggregate_s": agg,
+            "decode_s": t4 - t3, "per_enclave_s": (t2 - t0) / n,
+            # each level's node decrypts and adds at most fan_in children; levels run in turn
+            "tree_s": agg / max(1, n + len(aggregation_tree(n, fan_in)) - 1) *
+            min(fan_in, n) * depth, "depth": depth}
+
+
+def scaling(ns: Sequence[int], fan_ins: Sequence[int], d: int, *, scheme: str = "pairwise",
+            bits: int = 32, neighbors: int | None = None, seed: int = 0
+            ) -> list[dict[str, Any]]:
+    """:func:`round_breakdown` over random updates for every ``n`` (at the first fan-in)
+    and every fan-in (at the largest ``n``); adds ``modelled_round_s`` = per-enclave
+    critical path + aggregation critical path + decode (one core per enclave)."""
+    rows = []
+    rng = np.random.default_rng(seed)
+    settings = [(n, fan_ins[0]) for n in ns] + [(max(ns), f) for f in fan_ins[1:]]
+    for n, f in settings:
+        u = (rng.standard_normal((n, d)) * 0.01).astype(np.float32)
+        nb = None if neighbors is None or neighbors >= n - 1 else neighbors
+        r = round_breakdown(u, None, scheme=scheme, fan_in=f, bits=bits, neighbors=nb,
+                            seed=seed)
+        r["modelled_round_s"] = r["per_enclave_s"] + r["tree_s"] + r["decode_s"]
+        r["neighbors"] = nb
+        rows.append(r)
+    return rows
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What ``carbide citadel bench`` measures.
+
+    Args:
+        ds: model sizes for the throughput (values per update).
+        ns: enclave counts for the scaling; fan_ins: fan-ins (at the largest n).
+        scaling_d: model size of the scaling runs.
+        bits: 32 or 64. peers: pairwise peers in the throughput run.
+    """
+
+    ds: tuple[int, ...] = (10_000, 100_000, 1_000_000, 10_000_000)
+    ns: tuple[int, ...] = (2, 4, 8, 16, 32, 64)
+    fan_ins: tuple[int, ...] = (2, 4, 8, 16)
+    scaling_d: int = 100_000
+    bits: int = 32
+    peers: int = 1
+
+    def __post_init__(self) -> None:
+        for d in self.ds:
+            check_int("d", d, 1)
+        for n in self.ns:
+            check_int("n", n, 2)
+        for f in self.fan_ins:
+            check_int("fan_in", f, 2)
+        _fixed.check_bits(self.bits)
+
+
+def run_bench(cfg: BenchConfig) -> list[dict[str, Any]]:
+    """Throughput rows (``kind="throughput"``, both schemes) and scaling rows
+    (``kind="scaling"``, both schemes)."""
+    rows: list[dict[str, Any]] = []
+    for scheme in _masks.SCHEMES:
+        for d in cfg.ds:
+            rows.append({"kind": "throughput", **mask_encrypt_throughput(
+                d, bits=cfg.bits, scheme=scheme, peers=cfg.peers)})
+        for r in scaling(cfg.ns, cfg.fan_ins, cfg.scaling_d, scheme=scheme, bits=cfg.bits):
+            rows.append({"kind": "scaling", **r})
+    return rows
+
+
+def plain_breakdown(updates: Any, weights: Any = None) -> dict[str, float]:
+    """Plain FedAvg's aggregation of the same updates (the weighted mean), seconds."""
+    x = np.asarray(updates, dtype=np.float32)
+    t0 = time.perf_counter()
+    w = normalized_weights(x.shape[0], weights).astype(np.float32)
+    _ = w @ x
+    return {"aggregate_s": time.perf_counter() - t0}
