@@ -170,3 +170,30 @@ def plain_breakdown(updates: Any, weights: Any = None) -> dict[str, float]:
     w = normalized_weights(x.shape[0], weights).astype(np.float32)
     _ = w @ x
     return {"aggregate_s": time.perf_counter() - t0}
+
+
+def record_bench(cfg: BenchConfig, out: str) -> dict[str, Any]:
+    """:func:`run_bench`, written to ``out`` (results contract); metrics: the best
+    mask+encrypt GB/s per scheme and the modelled round time at the largest ``n``."""
+    from ...results import Report, RunRecorder
+
+    recorder = RunRecorder(out, system="citadel", config=cfg)
+    rows = run_bench(cfg)
+    metrics: dict[str, Any] = {}
+    for scheme in _masks.SCHEMES:
+        tp = [r for r in rows if r["kind"] == "throughput" and r["scheme"] == scheme]
+        sc = [r for r in rows if r["kind"] == "scaling" and r["scheme"] == scheme]
+        metrics[f"{scheme}_mask_encrypt_gb_per_s_max_d"] = tp[-1]["mask_encrypt_gb_per_s"]
+        metrics[f"{scheme}_gb_per_s_max_d"] = tp[-1]["gb_per_s"]
+        metrics[f"{scheme}_modelled_round_s_max_n"] = sc[len(cfg.ns) - 1]["modelled_round_s"]
+    report = (Report("Citadel bench: masking + encryption throughput and scaling")
+              .paragraph("One core, wall-clock, on a shared machine (figures inflated by load). "
+                         "modelled_round_s assumes one core per enclave.")
+              .table([metrics], list(metrics))
+              .table([r for r in rows if r["kind"] == "throughput"],
+                     ["scheme", "d", "bytes", "encode_s", "mask_s", "encrypt_s", "gb_per_s",
+                      "mask_encrypt_gb_per_s"])
+              .table([r for r in rows if r["kind"] == "scaling"],
+                     ["scheme", "n", "fan_in", "depth", "encode_mask_s", "encrypt_s",
+                      "aggregate_s", "decode_s", "per_enclave_s", "modelled_round_s"]))
+    return recorder.finish(metrics=metrics, rows=rows, report=report)
