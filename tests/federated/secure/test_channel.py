@@ -73,3 +73,12 @@ def test_attestation_accepts_and_refuses():
     with pytest.raises(AttestationError, match="role"):
         verify_quote(q, trusted_signers=[svc.public_key], expected_hash=good, role="aggregator")
     assert AttestationService.simulated is True
+
+
+def test_missing_cryptography_names_the_extra(monkeypatch):
+    from carbide.exceptions import MissingDependencyError
+    from tests.conftest import mask_module
+
+    mask_module(monkeypatch, "cryptography")
+    with pytest.raises(MissingDependencyError, match=r"carbide\[secure\]"):
+        AttestationService()

@@ -80,53 +80,6 @@ FULL_PLAN = ReproPlan(
     leakage_d=100_000, idlg_images=100, expected_minutes=15.0)
 
 
-def _breakdown_rows(plan: ReproPlan, seed: int, root: Any) -> list[dict[str, Any]]:
-    """One FEMNIST round at ``breakdown_n`` enclaves, all in this process: the clients'
-    updates from plain FedAvg's own round, then each scheme's phases on the same updates."""
-    from ..aggregation import FedAvg
-    from ..experiment import load_federated_data
-    from ..simulation import Simulation
-    from .bench import plain_breakdown, round_breakdown
-
-    cfg = CitadelRunConfig(dataset="femnist", enclaves=plan.breakdown_n, rounds=1, seed=seed,
-                           hidden=plan.breakdown_hidden)
-    fed = cfg.federated()
-    data = load_federated_data(fed, root)
-    model = data.model if cfg.hidden is None else dataclasses.replace(data.model,
-                                                                      hidden=cfg.hidden)
-    seen: dict[str, Any] = {}
-
-    def recording(updates, weights, ids):
-        seen["u"], seen["w"] = updates.clone(), weights.clone()
-        return FedAvg()(updates, weights, ids)
-
-    recording.name = "fedavg"  # type: ignore[attr-defined]
-    sim = Simulation(model, data.clients, data.test, fed.fl_config(), aggregator=recording)
-    row = sim.step()
-    sim.close()
-    u, w = seen["u"].numpy(), seen["w"].numpy()
-    n, d = u.shape
-    train_sum = float(row["client_time_s"])
-    train_each = train_sum / n  # one enclave's local training, one core
-    plain_agg = plain_breakdown(u, w)["aggregate_s"]
-    rows = [{"kind": "breakdown", "method": "plain", "n": n, "d": d, "train_s": train_sum,
-             "encode_mask_s": 0.0, "encrypt_s": 0.0, "transport_s": 0.0,
-             "aggregate_s": plain_agg, "decode_s": 0.0,
-             "sequential_round_s": train_sum + plain_agg,
-             "modelled_round_s": train_each + plain_agg}]
-    for scheme in ("admin", "pairwise"):
-        b = round_breakdown(u, w, scheme=scheme, fan_in=4, seed=seed)
-        rows.append({"kind": "breakdown", "method": scheme, "n": n, "d": d,
-                     "train_s": train_sum, "encode_mask_s": b["encode_mask_s"],
-                     "encrypt_s": b["encrypt_s"], "transport_s": 0.0,
-                     "aggregate_s": b["aggregate_s"], "decode_s": b["decode_s"],
-                     "sequential_round_s": train_sum + b["encode_mask_s"] + b["encrypt_s"] +
-                     b["aggregate_s"] + b["decode_s"],
-                     "modelled_round_s": train_each + b["per_enclave_s"] + b["tree_s"] +
-                     b["decode_s"]})
-    return rows
-
-
 def run_plan(plan: ReproPlan, *, seed: int = 0,
              root: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """The measured rows: ``kind`` = accuracy / breakdown / scaling / throughput / leakage /
@@ -134,7 +87,7 @@ def run_plan(plan: ReproPlan, *, seed: int = 0,
     import torch
 
     from ...results import track
-    from .bench import mask_encrypt_throughput, scaling
+    from .bench import femnist_round_breakdown, mask_encrypt_throughput, scaling
     from .experiment import run_citadel
     from .leakage import label_inference, leakage_tests
 
@@ -150,7 +103,8 @@ def run_plan(plan: ReproPlan, *, seed: int = 0,
                      "transport_s_median": float(np.median([t for t in transport
                                                             if t is not None] or [np.nan])),
                      "wall_s": time.perf_counter() - t0})
-    rows += _breakdown_rows(plan, seed, root)
+    rows += femnist_round_breakdown(plan.breakdown_n, hidden=plan.breakdown_hidden, seed=seed,
+                                    root=root)
     mask_encrypt_throughput(1000)  # warm the crypto library before timing
     for scheme in ("admin", "pairwise"):
         for r in scaling(plan.scaling_ns, plan.fan_ins, plan.scaling_d, scheme=scheme,
