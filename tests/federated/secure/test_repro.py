@@ -13,8 +13,9 @@ from carbide.federated.secure.experiment import CitadelRunConfig
 from carbide.federated.secure.repro import ReproPlan, run_repro
 
 TINY = ReproPlan(
-    accuracy=(CitadelRunConfig(dataset="femnist", enclaves=2, fan_in=2, masks="admin",
-                               rounds=1, backend="inprocess", hidden=16),),
+    accuracy=(CitadelRunConfig(dataset="fashion-mnist", enclaves=2, fan_in=2, masks="admin",
+                               rounds=1, backend="inprocess", hidden=16, train_subset=200,
+                               test_subset=100),),
     breakdown_n=3, breakdown_hidden=16, scaling_ns=(2, 3), fan_ins=(2,), scaling_d=500,
     ds=(1000,), leakage_rounds=2, leakage_n=3, leakage_d=1000, idlg_images=3,
     expected_minutes=0.2)
@@ -39,7 +40,8 @@ def test_cli_run_inprocess_and_bad_input(tmp_path, shared_root):
     runner = CliRunner()
     out = tmp_path / "run"
     res = runner.invoke(citadel, ["run", "--enclaves", "2", "--rounds", "1", "--backend",
-                                  "inprocess", "--hidden", "16", "--root", str(shared_root),
+                                  "inprocess", "--hidden", "16", "--dataset", "fashion-mnist",
+                                  "--root", str(shared_root),
                                   "--out", str(out)])
     assert res.exit_code == 0, res.output
     m = json.loads((out / "results.json").read_text())["metrics"]

@@ -173,14 +173,16 @@ def plain_breakdown(updates: Any, weights: Any = None) -> dict[str, float]:
 
 
 def femnist_round_breakdown(n: int, *, hidden: int | None = None, seed: int = 0,
-                            root: Any = None, fan_in: int = 4) -> list[dict[str, Any]]:
+                            root: Any = None, fan_in: int = 4, data: Any = None
+                            ) -> list[dict[str, Any]]:
     """One FEMNIST round (LEAF CNN, ``n`` writers), all in this process: the clients'
     updates from plain FedAvg's own round, then each scheme's phases on the same updates.
 
     Rows (``kind="breakdown"``, ``method`` = plain / admin / pairwise) with the phase seconds
     summed over enclaves, ``sequential_round_s`` (everything on one core) and
     ``modelled_round_s`` (one core per enclave: one enclave's training and masking, the
-    aggregation critical path, the decode)."""
+    aggregation critical path, the decode). ``data``: the
+    :class:`~carbide.federated.FederatedData` of ``n`` FEMNIST writers, if already loaded."""
     import dataclasses
 
     from ..aggregation import FedAvg
@@ -190,7 +192,7 @@ def femnist_round_breakdown(n: int, *, hidden: int | None = None, seed: int = 0,
 
     cfg = CitadelRunConfig(dataset="femnist", enclaves=n, rounds=1, seed=seed, hidden=hidden)
     fed = cfg.federated()
-    data = load_federated_data(fed, root)
+    data = data if data is not None else load_federated_data(fed, root)
     model = data.model if cfg.hidden is None else dataclasses.replace(data.model,
                                                                       hidden=cfg.hidden)
     seen: dict[str, Any] = {}

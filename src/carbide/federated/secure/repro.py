@@ -103,8 +103,12 @@ def run_plan(plan: ReproPlan, *, seed: int = 0,
                      "transport_s_median": float(np.median([t for t in transport
                                                             if t is not None] or [np.nan])),
                      "wall_s": time.perf_counter() - t0})
+    from ..experiment import load_federated_data
+
+    fem_cfg = CitadelRunConfig(dataset="femnist", enclaves=plan.breakdown_n, seed=seed)
+    fem = load_federated_data(fem_cfg.federated(), root)  # loaded once: breakdown and iDLG
     rows += femnist_round_breakdown(plan.breakdown_n, hidden=plan.breakdown_hidden, seed=seed,
-                                    root=root)
+                                    root=root, data=fem)
     mask_encrypt_throughput(1000)  # warm the crypto library before timing
     for scheme in ("admin", "pairwise"):
         for r in scaling(plan.scaling_ns, plan.fan_ins, plan.scaling_d, scheme=scheme,
@@ -118,14 +122,9 @@ def run_plan(plan: ReproPlan, *, seed: int = 0,
     for scheme in ("admin", "pairwise"):
         rows.append({"kind": "leakage", "scheme": scheme,
                      **leakage_tests(updates, fan_in=2, scheme=scheme, seed=seed)})
-    from ... import datasets
-    from ..models import ModelSpec
-
-    fed = datasets.load_femnist(root)
-    xs = torch.cat([fed.test[c][0] for c in sorted(fed.test)])
-    ys = torch.cat([fed.test[c][1] for c in sorted(fed.test)])
+    xs, ys = fem.test  # every writer's test images
     pick = torch.randperm(len(ys), generator=g)[:plan.idlg_images]
-    spec = ModelSpec("leaf-cnn", 1, fed.num_classes, 28, hidden=plan.breakdown_hidden)
+    spec = dataclasses.replace(fem.model, hidden=plan.breakdown_hidden)
     rows.append({"kind": "idlg", "dataset": "femnist",
                  **label_inference(spec, xs[pick], ys[pick], seed=seed)})
     return rows
