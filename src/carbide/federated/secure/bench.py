@@ -92,14 +92,16 @@ def round_breakdown(updates: Any, weights: Any = None, *, scheme: str = "pairwis
     t3 = time.perf_counter()
     _fixed.decode(total, clip=clip, bits=bits)
     t4 = time.perf_counter()
-    depth = len(aggregation_tree(n, fan_in))
+    tree = aggregation_tree(n, fan_in)
+    depth = len(tree)
     agg = t3 - t2
+    # the tree has n + nodes - 1 child edges, each one decrypt + add; along the critical path
+    # every level's node handles at most fan_in children, one level after another
+    per_child = agg / (n + sum(len(level) for level in tree) - 1)
     return {"n": n, "d": int(mr.masked.shape[1]), "scheme": scheme, "fan_in": fan_in,
             "encode_mask_s": t1 - t0, "encrypt_s": t2 - t1, "aggregate_s": agg,
             "decode_s": t4 - t3, "per_enclave_s": (t2 - t0) / n,
-            # each level's node decrypts and adds at most fan_in children; levels run in turn
-            "tree_s": agg / max(1, n + len(aggregation_tree(n, fan_in)) - 1) *
-            min(fan_in, n) * depth, "depth": depth}
+            "tree_s": per_child * min(fan_in, n) * depth, "depth": depth}
 
 
 def scaling(ns: Sequence[int], fan_ins: Sequence[int], d: int, *, scheme: str = "pairwise",
