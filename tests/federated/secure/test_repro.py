@@ -41,6 +41,7 @@ def test_cli_run_inprocess_and_bad_input(tmp_path, shared_root):
     out = tmp_path / "run"
     res = runner.invoke(citadel, ["run", "--enclaves", "2", "--rounds", "1", "--backend",
                                   "inprocess", "--hidden", "16", "--dataset", "fashion-mnist",
+                                  "--train-subset", "200", "--test-subset", "100",
                                   "--root", str(shared_root),
                                   "--out", str(out)])
     assert res.exit_code == 0, res.output

@@ -58,9 +58,11 @@ def prg(key: bytes, d: int, bits: int) -> np.ndarray:
     return np.frombuffer(stream, dtype=dtype)
 
 
-def prg_add(key: bytes, target: np.ndarray, *, subtract: bool = False) -> None:
+def prg_add(key: bytes, target: np.ndarray, *, subtract: bool = False,
+            mirror: np.ndarray | None = None) -> None:
     """``target += PRG(key)`` (or ``-=``) in place, mod ``2^bits`` of ``target``'s dtype, in
-    cache-sized chunks: the same values as :func:`prg`, without a ``d``-sized keystream."""
+    cache-sized chunks: the same values as :func:`prg`, without a ``d``-sized keystream.
+    ``mirror`` (same shape) gets the opposite sign from the same keystream."""
     _crypto()
     enc = _ctr(key)
     item = target.dtype.itemsize
@@ -75,6 +77,11 @@ def prg_add(key: bytes, target: np.ndarray, *, subtract: bool = False) -> None:
             target[start:stop] -= stream
         else:
             target[start:stop] += stream
+        if mirror is not None:
+            if subtract:
+                mirror[start:stop] += stream
+            else:
+                mirror[start:stop] -= stream
 
 
 def _hkdf(secret: bytes, salt: bytes, info: bytes) -> bytes:
@@ -90,22 +97,24 @@ def round_tag(round_index: int, nonce: bytes = b"") -> bytes:
     return b"citadel-round:" + str(int(round_index)).encode() + b":" + nonce
 
 
-def admin_masks(n: int, d: int, bits: int, *, seed: bytes | None = None) -> np.ndarray:
-    """The admin scheme's masks ``(n, d)`` summing to 0 mod ``2^bits``.
+def admin_masks(n: int, d: int, bits: int, *, seed: bytes | None = None,
+                out: np.ndarray | None = None) -> np.ndarray:
+    """The admin scheme's masks ``(n, d)`` summing to 0 mod ``2^bits``: ``PRG(seed_i)`` for
+    ``i < n - 1`` and minus their sum for the last.
 
     Args:
         seed: 32 bytes from which the per-enclave seeds derive (``None``: ``os.urandom``).
+        out: add the masks into this ``(n, d)`` array in place (and return it) instead of
+            allocating them.
     """
     if n < 2:
         raise InvalidConfigError(f"zero-sum masks need n >= 2 enclaves, got {n}")
     _crypto()
     root = os.urandom(32) if seed is None else seed
-    masks = np.empty((n, d), dtype=uint_dtype(bits))
+    masks = np.zeros((n, d), dtype=uint_dtype(bits)) if out is None else out
     for i in range(n - 1):
-        masks[i] = 0
-        prg_add(_hkdf(root, b"citadel-admin", str(i).encode()), masks[i])
-    # minus the sum of the others; unsigned arithmetic wraps mod 2^bits
-    masks[n - 1] = -masks[: n - 1].sum(axis=0, dtype=masks.dtype)
+        # the last row takes minus each stream: unsigned arithmetic wraps mod 2^bits
+        prg_add(_hkdf(root, b"citadel-admin", str(i).encode()), masks[i], mirror=masks[n - 1])
     return masks
 
 
@@ -135,7 +144,7 @@ def x25519_keys(n: int, seed: int | None = None) -> list:
 
 
 def pairwise_mask(index: int, private_key, peers: Mapping[int, bytes], d: int, bits: int,
-                  tag: bytes) -> np.ndarray:
+                  tag: bytes, out: np.ndarray | None = None) -> np.ndarray:
     """Enclave ``index``'s pairwise mask ``(d,)``.
 
     Args:
@@ -143,11 +152,12 @@ def pairwise_mask(index: int, private_key, peers: Mapping[int, bytes], d: int, b
         private_key: its X25519 private key.
         peers: neighbour position -> its raw 32-byte X25519 public key (attested).
         tag: :func:`round_tag` of the round.
+        out: add the mask into this ``(d,)`` array in place (and return it).
     """
     _crypto()
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-    mask = np.zeros(d, dtype=uint_dtype(bits))
+    mask = np.zeros(d, dtype=uint_dtype(bits)) if out is None else out
     for j, pub in sorted(peers.items()):
         if j == index:
             raise InvalidConfigError(f"enclave {index} lists itself as a mask peer")
@@ -167,13 +177,16 @@ def public_bytes(private_key) -> bytes:
 
 
 def pairwise_masks(keys: Sequence, d: int, bits: int, tag: bytes,
-                   neighbors: int | None = None) -> np.ndarray:
+                   neighbors: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
     """All ``n`` pairwise masks ``(n, d)`` computed in one process (for analysis and the
-    in-process path; the enclave runtime computes each inside its own enclave)."""
+    in-process path; the enclave runtime computes each inside its own enclave); ``out``: add
+    them into this ``(n, d)`` array in place."""
     n = len(keys)
     if n < 2:
         raise InvalidConfigError(f"zero-sum masks need n >= 2 enclaves, got {n}")
     pubs = [public_bytes(k) for k in keys]
     graph = mask_neighbors(n, neighbors)
-    return np.stack([pairwise_mask(i, keys[i], {j: pubs[j] for j in graph[i]}, d, bits, tag)
-                     for i in range(n)])
+    masks = np.zeros((n, d), dtype=uint_dtype(bits)) if out is None else out
+    for i in range(n):
+        pairwise_mask(i, keys[i], {j: pubs[j] for j in graph[i]}, d, bits, tag, out=masks[i])
+    return masks

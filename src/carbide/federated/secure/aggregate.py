@@ -112,9 +112,10 @@ class MaskedRound:
 def mask_round(updates: Any, weights: Any = None, *, scheme: str = "pairwise", bits: int = 32,
                clip: float = 1.0, seed: int | None = None, round_index: int = 0,
                neighbors: int | None = None, allow_single: bool = False,
-               masking: bool = True) -> MaskedRound:
+               masking: bool = True, keep_encoded: bool = True) -> MaskedRound:
     """Encode and mask a round's updates in one process (see :func:`masked_updates`);
-    ``masking=False`` leaves the masks out (the negative control of the leakage tests)."""
+    ``masking=False`` leaves the masks out (the negative control of the leakage tests);
+    ``keep_encoded=False`` masks the encodings in place (``encoded`` is then ``masked``)."""
     if scheme not in _masks.SCHEMES:
         raise InvalidConfigError(f"unknown mask scheme {scheme!r}; choose one of: "
                                  f"{', '.join(_masks.SCHEMES)}")
@@ -129,16 +130,16 @@ def mask_round(updates: Any, weights: Any = None, *, scheme: str = "pairwise", b
     clipped = np.zeros(n, dtype=np.int64)
     for i in range(n):
         encoded[i], clipped[i] = _fixed.encode(x[i], clip=clip, bits=bits, weight=w[i])
-    if not masking or n == 1:
-        masks = np.zeros((n, d), dtype=dtype)
-    elif scheme == "admin":
-        masks = _masks.admin_masks(n, d, bits, seed=_seed_bytes(seed, "admin", round_index))
-    else:
-        keys = _masks.x25519_keys(n, None if seed is None else seed * 1_000_003 + round_index)
-        nonce = _seed_bytes(seed, "nonce", round_index) or os.urandom(16)
-        masks = _masks.pairwise_masks(keys, d, bits, _masks.round_tag(round_index, nonce),
-                                      neighbors)
-    masked = encoded + masks  # wraps mod 2^bits
+    masked = encoded.copy() if keep_encoded else encoded
+    if masking and n > 1:  # masks are added in place: no (n, d) mask matrix
+        if scheme == "admin":
+            _masks.admin_masks(n, d, bits, seed=_seed_bytes(seed, "admin", round_index),
+                               out=masked)
+        else:
+            keys = _masks.x25519_keys(n, None if seed is None else seed * 1_000_003 + round_index)
+            nonce = _seed_bytes(seed, "nonce", round_index) or os.urandom(16)
+            _masks.pairwise_masks(keys, d, bits, _masks.round_tag(round_index, nonce),
+                                  neighbors, out=masked)
     return MaskedRound(masked, encoded, clipped, w,
                        {"scheme": scheme, "bits": bits, "clip": clip, "masking": masking})
 
@@ -166,7 +167,8 @@ def masked_updates(updates: Any, weights: Any = None, *, scheme: str = "pairwise
     import torch
 
     r = mask_round(updates, weights, scheme=scheme, bits=bits, clip=clip, seed=seed,
-                   round_index=round_index, neighbors=neighbors, allow_single=allow_single)
+                   round_index=round_index, neighbors=neighbors, allow_single=allow_single,
+                   keep_encoded=False)
     out = r.masked.astype(np.int64) if bits == 32 else r.masked.view(np.int64)
     return torch.from_numpy(np.ascontiguousarray(out))
 
@@ -234,7 +236,8 @@ def secure_aggregate(updates: Any, weights: Any = None, *, scheme: str = "pairwi
 
     check_round(2, fan_in=fan_in)
     r = mask_round(updates, weights, scheme=scheme, bits=bits, clip=clip, seed=seed,
-                   round_index=round_index, neighbors=neighbors, allow_single=allow_single)
+                   round_index=round_index, neighbors=neighbors, allow_single=allow_single,
+                   keep_encoded=False)
     total, partials = tree_sum(r.masked, fan_in)
     mean = _fixed.decode(total, clip=clip, bits=bits)
     n = r.masked.shape[0]

@@ -80,7 +80,7 @@ def round_breakdown(updates: Any, weights: Any = None, *, scheme: str = "pairwis
     """
     t0 = time.perf_counter()
     mr = mask_round(updates, weights, scheme=scheme, bits=bits, clip=clip, seed=seed,
-                    neighbors=neighbors)
+                    neighbors=neighbors, keep_encoded=False)
     t1 = time.perf_counter()
     n = mr.masked.shape[0]
     tx, rx = _channel_pair()
@@ -217,9 +217,14 @@ def femnist_round_breakdown(n: int, *, hidden: int | None = None, seed: int = 0,
              "aggregate_s": plain_agg, "decode_s": 0.0,
              "sequential_round_s": train_sum + plain_agg,
              "modelled_round_s": train_each + plain_agg}]
-    for scheme in ("admin", "pairwise"):
-        b = round_breakdown(u, w, scheme=scheme, fan_in=fan_in, seed=seed)
-        rows.append({"kind": "breakdown", "method": scheme, "n": n, "d": d,
+    # SecAgg+-style sparse pairing: 2 ceil(log2 n) ring neighbours (all pairs when fewer)
+    k = 2 * math.ceil(math.log2(n))
+    methods = [("admin", "admin", None), ("pairwise", "pairwise", None)]
+    if k < n - 1:
+        methods.append((f"pairwise-ring{k}", "pairwise", k))
+    for method, scheme, nb in methods:
+        b = round_breakdown(u, w, scheme=scheme, fan_in=fan_in, seed=seed, neighbors=nb)
+        rows.append({"kind": "breakdown", "method": method, "n": n, "d": d,
                      "train_s": train_sum, "encode_mask_s": b["encode_mask_s"],
                      "encrypt_s": b["encrypt_s"], "transport_s": 0.0,
                      "aggregate_s": b["aggregate_s"], "decode_s": b["decode_s"],

@@ -40,19 +40,24 @@ def citadel() -> None:
               help="CNN dense width (default: LEAF's 2048 for FEMNIST, 64 otherwise).")
 @click.option("--alpha", type=float, default=0.5, show_default=True,
               help="Fashion-MNIST Dirichlet concentration.")
+@click.option("--train-subset", type=click.IntRange(min=1), default=6000, show_default=True,
+              help="Fashion-MNIST: training images used (class-balanced).")
+@click.option("--test-subset", type=click.IntRange(min=1), default=2000, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--root", default=None, type=click.Path(file_okay=False),
               help="Data root (default: $CARBIDE_DATA).")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 def run(enclaves, fan_in, masks, rounds, dataset, backend, bits, clip, neighbors,
-        local_epochs, batch_size, lr, hidden, alpha, seed, root, out) -> None:
+        local_epochs, batch_size, lr, hidden, alpha, train_subset, test_subset, seed, root,
+        out) -> None:
     """Train with Citadel and with plain FedAvg (same seeds); compare."""
     from .experiment import CitadelRunConfig, record_citadel
 
     cfg = CitadelRunConfig(dataset=dataset, enclaves=enclaves, fan_in=fan_in, masks=masks,
                            rounds=rounds, backend=backend, bits=int(bits), clip=clip,
                            neighbors=neighbors, local_epochs=local_epochs,
-                           batch_size=batch_size, lr=lr, hidden=hidden, alpha=alpha, seed=seed)
+                           batch_size=batch_size, lr=lr, hidden=hidden, alpha=alpha,
+                           train_subset=train_subset, test_subset=test_subset, seed=seed)
     m = record_citadel(cfg, out, root=root)["metrics"]
     click.echo(f"test_acc {m['test_acc']:.4f} (plain {m['plain_test_acc']:.4f}), max |diff| "
                f"{m['max_abs_diff_vs_plain']:.3g}, {m['round_time_s']:.3f} s/round (plain "
