@@ -34,22 +34,23 @@ def _mean(ups, counts, names):
 
 
 def test_process_tree_gives_the_weighted_mean_over_rounds(scheme="pairwise"):
-    names = [f"t{i}" for i in range(4)]
+    names = [f"t{i}" for i in range(5)]
     ups, counts, data = _data(names)
     with EnclaveCluster(names, fan_in=2, scheme=scheme, train_code=FIXED,
                         expected_train_hash=FIXED.measure(), timeout=60) as c:
-        assert c.aggregators == ["agg0-0", "agg0-1", "root"]
+        # three levels: inner aggregators that are not the root's children
+        assert c.aggregators == ["agg0-0", "agg0-1", "agg0-2", "agg1-0", "agg1-1", "root"]
         c.provision(data, counts, np.zeros(D, np.float32), {})
         first = c.run_round(0)
         second = c.run_round(1)
     ref = _mean(ups, counts, names)
-    bound = 4 * 0.5 / 2.0**30 + 1e-7
+    bound = 5 * 0.5 / 2.0**30 + 1e-7
     assert np.abs(first.state - ref).max() < bound
     assert np.abs(second.state - 2 * ref).max() < 2 * bound  # the root applied both updates
     assert first.participants == names and first.attempts == 1 and first.dropped == []
     assert {"train_s", "encode_mask_s", "encrypt_s", "transport_s", "aggregate_s",
             "decode_s", "round_s"} <= set(first.times)
-    assert c.transcript_bytes > 4 * D * 4  # every masked vector crossed the host sealed
+    assert c.transcript_bytes > 5 * D * 4  # every masked vector crossed the host sealed
 
 
 @pytest.mark.parametrize("scheme", ["admin", "pairwise"])

@@ -142,12 +142,12 @@ class EnclaveCore:
             for a in cfg["aggregators"]:
                 if a != self.name:
                     peers[a] = "aggregator"
-        if self.role == "train":
+        if not cfg.get("is_root"):  # the root starts rounds and re-keys: everyone hears it
             peers[cfg["root"]] = "aggregator"
-            if cfg["scheme"] == "pairwise":
-                for t in cfg["train"]:
-                    if t != self.name:
-                        peers[t] = "train"
+        if self.role == "train" and cfg["scheme"] == "pairwise":
+            for t in cfg["train"]:
+                if t != self.name:
+                    peers[t] = "train"
         for peer, role in peers.items():
             pub = self._verify(peer, role)
             if peer not in self.channels:

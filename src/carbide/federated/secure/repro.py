@@ -69,15 +69,15 @@ QUICK_PLAN = ReproPlan(
 
 FULL_PLAN = ReproPlan(
     accuracy=(CitadelRunConfig(dataset="femnist", enclaves=8, fan_in=2, masks="pairwise",
-                               rounds=5, backend="local"),
+                               rounds=4, backend="local"),
               CitadelRunConfig(dataset="femnist", enclaves=8, fan_in=4, masks="admin",
-                               rounds=5, backend="local"),
+                               rounds=4, backend="local"),
               CitadelRunConfig(dataset="fashion-mnist", enclaves=8, fan_in=2,
-                               masks="pairwise", rounds=5, backend="local")),
+                               masks="pairwise", rounds=4, backend="local")),
     breakdown_n=32, breakdown_hidden=None, scaling_ns=(2, 4, 8, 16, 32, 64),
     fan_ins=(2, 4, 8, 16), scaling_d=100_000,
     ds=(10_000, 100_000, 1_000_000, 10_000_000), leakage_rounds=20, leakage_n=8,
-    leakage_d=100_000, idlg_images=100, expected_minutes=15.0)
+    leakage_d=100_000, idlg_images=50, expected_minutes=15.0)
 
 
 def run_plan(plan: ReproPlan, *, seed: int = 0,
