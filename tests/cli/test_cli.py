@@ -61,7 +61,8 @@ def test_verify_and_info_report_every_shared_dataset_ok(shared_root):
     facts = json.loads(info.stdout)
     assert {d["status"] for d in facts["datasets"].values()} == {"ok"}
     assert facts["data_root"] == str(shared_root)
-    assert set(facts["extras"]) == {"graph", "nas", "federated", "insitu", "spark", "forecast"}
+    assert set(facts["extras"]) == {"graph", "nas", "federated", "insitu", "spark", "forecast",
+                                    "secure"}
 
 
 def test_data_path_prints_the_folder(shared_root):
