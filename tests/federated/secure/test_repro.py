@@ -14,7 +14,7 @@ from carbide.federated.secure.repro import ReproPlan, run_repro
 
 TINY = ReproPlan(
     accuracy=(CitadelRunConfig(dataset="fashion-mnist", enclaves=2, fan_in=2, masks="admin",
-                               rounds=1, backend="inprocess", hidden=16, train_subset=200,
+                               rounds=2, backend="inprocess", hidden=16, train_subset=200,
                                test_subset=100),),
     breakdown_n=3, breakdown_hidden=16, scaling_ns=(2, 3), fan_ins=(2,), scaling_d=500,
     ds=(1000,), leakage_rounds=2, leakage_n=3, leakage_d=1000, idlg_images=3,
@@ -25,6 +25,8 @@ def test_tiny_repro_writes_the_contract(tmp_path, shared_root):
     res = run_repro(tmp_path / "r", plan=TINY, root=shared_root)
     m = res["metrics"]
     assert m["max_abs_diff_vs_plain"] < 1e-4
+    assert m["runs"] == 1 and m["runs_within_rounding"] == 1
+    assert 0 <= m["perturbed_plain_diff_max"] < 1e-3
     assert m["test_acc"] == pytest.approx(m["plain_test_acc"], abs=0.01)
     assert m["pairwise_over_plain"] > 1.0 and m["idlg_unmasked_acc"] == 1.0
     text = (tmp_path / "r" / "report.md").read_text()

@@ -105,9 +105,14 @@ class CitadelRunConfig:
 
 
 def run_citadel(cfg: CitadelRunConfig, *, root: str | os.PathLike[str] | None = None,
-                data: Any = None, plain: bool = True
+                data: Any = None, plain: bool = True, control: bool = False
                 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Train with Citadel and (``plain=True``) with plain FedAvg from the same seeds.
+
+    ``control=True`` (with ``plain``) also reruns plain FedAvg with its state perturbed by
+    Gaussian noise of std 1e-8 after the first round and reports ``perturbed_plain_diff``: how
+    far SGD alone carries a rounding-sized difference over the same rounds (the yardstick for
+    ``max_abs_diff_vs_plain`` after several rounds).
 
     Returns:
         ``(metrics, rows)``: ``metrics`` has ``test_acc``, ``plain_test_acc``,
@@ -159,7 +164,27 @@ def run_citadel(cfg: CitadelRunConfig, *, root: str | os.PathLike[str] | None = 
         metrics["plain_test_acc"] = prow[-1]["main_acc"]
         metrics["plain_round_time_s"] = float(np.median([r["round_time_s"] for r in prow]))
         metrics["max_abs_diff_vs_plain"] = float(np.abs(secure_state - sim.state.numpy()).max())
+        metrics["perturbed_plain_diff"] = (
+            _perturbed_diff(model, data, fl, sim.state) if control and cfg.rounds > 1 else None)
     return metrics, rows
+
+
+def _perturbed_diff(model: Any, data: Any, fl: Any, reference: Any) -> float:
+    """Max |state| difference between plain FedAvg and plain FedAvg whose state got N(0, 1e-8)
+    noise after round 1, after all rounds."""
+    import torch
+
+    from ..simulation import Simulation
+
+    sim = Simulation(model, data.clients, data.test, fl)
+    try:
+        sim.step()
+        g = torch.Generator().manual_seed(12345)
+        sim.state = sim.state + torch.randn(sim.state.shape, generator=g) * 1e-8
+        sim.run(progress=False)
+    finally:
+        sim.close()
+    return float((sim.state - reference).abs().max())
 
 
 def record_citadel(cfg: CitadelRunConfig, out: str | os.PathLike[str], *,

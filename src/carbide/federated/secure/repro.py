@@ -95,7 +95,7 @@ def run_plan(plan: ReproPlan, *, seed: int = 0,
     for cfg in track(plan.accuracy, description="citadel accuracy runs"):
         cfg = dataclasses.replace(cfg, seed=seed)
         t0 = time.perf_counter()
-        metrics, rounds = run_citadel(cfg, root=root)
+        metrics, rounds = run_citadel(cfg, root=root, control=True)
         transport = [r.get("transport_s") for r in rounds if r["run"] == "citadel"]
         rows.append({"kind": "accuracy", "dataset": cfg.dataset, "enclaves": cfg.enclaves,
                      "fan_in": cfg.fan_in, "masks": cfg.masks, "rounds": cfg.rounds,
@@ -158,6 +158,13 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
         "test_acc": first.get("test_acc"), "plain_test_acc": first.get("plain_test_acc"),
         "max_abs_diff_vs_plain": max((_num(r["max_abs_diff_vs_plain"]) for r in acc),
                                      default=float("nan")),
+        "perturbed_plain_diff_max": max((_num(r.get("perturbed_plain_diff")) for r in acc
+                                         if r.get("perturbed_plain_diff") is not None),
+                                        default=float("nan")),
+        "runs_within_rounding": sum(
+            _num(r["max_abs_diff_vs_plain"]) <= max(1e-4, 10 * _num(r.get("perturbed_plain_diff")
+                                                                    or 0.0)) for r in acc),
+        "runs": len(acc),
         "round_time_s": first.get("round_time_s"),
         "plain_round_time_s": first.get("plain_round_time_s"),
         "breakdown_n": plan.breakdown_n,
@@ -184,11 +191,15 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
     claims = [
         Claim("secure training equals plain FedAvg (same seeds)",
               "the masks cancel: only the sum is revealed, and it is exact",
-              f"max |state diff| {_num(m['max_abs_diff_vs_plain']):.3g} after the runs; "
-              f"test acc {_num(m['test_acc']):.4f} vs plain {_num(m['plain_test_acc']):.4f}",
-              "FEMNIST writers / Fashion-MNIST Dirichlet, 32-bit fixed point, clip 1",
-              holds=_num(m["max_abs_diff_vs_plain"]) < 1e-4,
-              figures={"max_abs_diff_vs_plain": m["max_abs_diff_vs_plain"]}),
+              f"max |state diff| {_num(m['max_abs_diff_vs_plain']):.3g} after the runs; plain "
+              f"FedAvg against itself with 1e-8 noise after round 1: "
+              f"{_num(m['perturbed_plain_diff_max']):.3g}; {m['runs_within_rounding']} of "
+              f"{m['runs']} runs within max(1e-4, 10x that yardstick)",
+              "FEMNIST writers / Fashion-MNIST Dirichlet, 32-bit fixed point, clip 1; one "
+              "round's sum is exact (tests); SGD amplifies rounding-sized differences",
+              holds=m["runs"] > 0 and m["runs_within_rounding"] == m["runs"],
+              figures={"max_abs_diff_vs_plain": m["max_abs_diff_vs_plain"],
+                       "perturbed_plain_diff_max": m["perturbed_plain_diff_max"]}),
         Claim("overhead of Citadel", f"< {PAPER_SGX_OVERHEAD}x slowdown caused by SGX",
               f"masking + crypto: pairwise {_num(m['pairwise_over_plain']):.3f}x, admin "
               f"{_num(m['admin_over_plain']):.3f}x plain FedAvg's round (modelled, one core "
@@ -240,7 +251,8 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
     report.claims(claims)
     report.heading("Secure vs plain training")
     report.table(acc, ["dataset", "enclaves", "fan_in", "masks", "rounds", "backend",
-                       "test_acc", "plain_test_acc", "max_abs_diff_vs_plain", "round_time_s",
+                       "test_acc", "plain_test_acc", "max_abs_diff_vs_plain",
+                       "perturbed_plain_diff", "round_time_s",
                        "plain_round_time_s", "train_s", "encode_mask_s", "encrypt_s",
                        "transport_s", "aggregate_s", "decode_s", "clipped", "d"])
     report.heading(f"Per-round overhead breakdown ({plan.breakdown_n} enclaves, FEMNIST CNN)")
