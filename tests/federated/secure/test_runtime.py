@@ -114,9 +114,9 @@ def test_cluster_bad_config():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="on this machine some Ray actor calls stall until the host gives up "
-                          "(open: see the citadel issue note); the process backend is the "
-                          "default", strict=False)
+@pytest.mark.xfail(reason="on this machine some Ray actor calls (an enclave's relayed "
+                          "message) never return and the round times out; open. The process "
+                          "backend is the default", strict=False)
 def test_ray_actor_enclaves_give_the_same_mean():
     pytest.importorskip("ray")
     names = ["a", "b", "c"]

@@ -227,21 +227,27 @@ class RayEnclaveBackend:
         self._pending[self._actors[name].handle.remote(message)] = name
 
     def poll(self, timeout: float) -> list[tuple[str, bytes | None]]:
-        # The oldest call first, with a blocking get: every call completes on its own (none
-        # waits for a later host action), and here ray.wait / get(timeout=0) kept missing
-        # finished actor calls that a blocking get returned at once.
-        if not self._pending:
-            time.sleep(min(timeout, 0.01))
-            return []
-        ref = next(iter(self._pending))
-        name = self._pending.pop(ref)
-        try:
-            return [(name, m) for m in self._ray.get(ref, timeout=timeout)]
-        except self._ray.exceptions.GetTimeoutError:
-            self._pending = {ref: name, **self._pending}
-            return []
-        except self._ray.exceptions.RayActorError:
-            return [(name, None)]
+        # Non-blocking ray.wait plus our own sleeps, counted: on this machine Ray's own
+        # timeouts (ray.wait / ray.get with timeout=) expired early, so they are not used.
+        waited = 0.0
+        done: list[Any] = []
+        while True:
+            if self._pending:
+                done, _ = self._ray.wait(list(self._pending), num_returns=1, timeout=0)
+                if done:
+                    break
+            if waited >= timeout:
+                return []
+            time.sleep(0.02)
+            waited += 0.02
+        out: list[tuple[str, bytes | None]] = []
+        for ref in done:
+            name = self._pending.pop(ref)
+            try:
+                out += [(name, m) for m in self._ray.get(ref)]
+            except self._ray.exceptions.RayActorError:
+                out.append((name, None))
+        return out
 
     def measure(self, code: EnclaveCode) -> str:
         return code.measure()
