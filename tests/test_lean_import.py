@@ -24,7 +24,7 @@ def test_import_carbide_does_not_import_torch():
 
 def test_light_subpackages_do_not_import_torch():
     code = ("import carbide.datasets, carbide.results, carbide.systems, carbide.exceptions, "
-            "carbide.federated, carbide.insitu, carbide.nas")
+            "carbide.federated, carbide.federated.secure, carbide.insitu, carbide.nas")
     assert _heavy_modules_after(code) == []
 
 
@@ -49,10 +49,11 @@ def test_every_public_name_resolves():
     import carbide.compression.featquant as featquant
     import carbide.datasets as datasets
     import carbide.federated as federated
+    import carbide.federated.secure as secure
     import carbide.insitu as insitu
     import carbide.nas as nas
 
-    for module in (carbide, datasets, featquant, federated, insitu, nas):
+    for module in (carbide, datasets, featquant, federated, secure, insitu, nas):
         for name in module.__all__:
             assert getattr(module, name) is not None, f"{module.__name__}.{name}"
     with __import__("pytest").raises(AttributeError, match="no attribute 'nope'"):

