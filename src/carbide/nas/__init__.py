@@ -35,7 +35,7 @@ _LAZY = {
     "Evaluator": ".evaluators",
     "NB101Evaluator": ".evaluators",
     "NB201Evaluator": ".evaluators",
-    "TrainingConfig": ".evaluators",
+    "TrainConfig": ".evaluators",
     "TrainingEvaluator": ".evaluators",
     "CellNetwork": ".evaluators",
     "make_evaluator": ".evaluators",

@@ -47,7 +47,7 @@ __all__ = [
     "Evaluator",
     "NB101Evaluator",
     "NB201Evaluator",
-    "TrainingConfig",
+    "TrainConfig",
     "TrainingEvaluator",
     "make_evaluator",
 ]
@@ -505,7 +505,7 @@ def CellNetwork(  # noqa: N802 - a factory that reads as the class it returns
 
 
 @dataclass
-class TrainingConfig:
+class TrainConfig:
     """How :class:`TrainingEvaluator` trains a cell (defaults: a quick proxy run).
 
     The defaults (one epoch of 2,048 images in 64 SGD steps) take about 1-7 s per cell on
@@ -559,14 +559,14 @@ class TrainingEvaluator(Evaluator):
     """Train a network built from the cell on Fashion-MNIST and report its accuracy.
 
     For cells no table covers (e.g. 20-30 node cells). Each new cell is built with
-    :func:`CellNetwork`, trained with the :class:`TrainingConfig`, and scored on a held-out
+    :func:`CellNetwork`, trained with the :class:`TrainConfig`, and scored on a held-out
     validation subset; ``cost_s`` is the measured training wall time, ``params`` the
     parameter count, ``macs``/``flops`` per 28x28 image from PyTorch's
     ``FlopCounterMode`` (convolutions and linear layers; as in
     :mod:`carbide.compression.lowrank.flops`).
 
     Args:
-        config: a :class:`TrainingConfig` (default: the quick proxy run), or ``None`` with
+        config: a :class:`TrainConfig` (default: the quick proxy run), or ``None`` with
             keyword ``overrides`` of its fields.
         data: optional ``(x_train, y_train, x_val, y_val)`` tensors to use instead of
             Fashion-MNIST (``x`` float ``(N, C, H, W)``, ``y`` int64 ``(N,)``).
@@ -578,14 +578,14 @@ class TrainingEvaluator(Evaluator):
 
     name = "training"
 
-    def __init__(self, config: TrainingConfig | None = None, *, data: Any = None,
+    def __init__(self, config: TrainConfig | None = None, *, data: Any = None,
                  root: Any = None, device: str = "cpu", **overrides: Any):
         super().__init__()
         if config is None:
-            config = TrainingConfig(**overrides)
+            config = TrainConfig(**overrides)
         elif overrides:
             raise InvalidConfigError(
-                f"give either a TrainingConfig or field overrides, not both: {sorted(overrides)}"
+                f"give either a TrainConfig or field overrides, not both: {sorted(overrides)}"
             )
         self.config = config
         self.root = root
