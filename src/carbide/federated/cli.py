@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..results import render_command, repro_command
+from ..results import add_repro_commands
 
 __all__ = ["backdoor"]
 
@@ -77,8 +77,8 @@ def run(dataset, partition, clients, per_round, rounds, local_epochs, batch_size
                f"{metrics['round_time_s']:.3f} s/round -> {out}/results.json")
 
 
-backdoor.add_command(repro_command(
-    "backdoor", help="ASR vs heterogeneity, timing strategies, defenses, attack data, FEMNIST.",
+add_repro_commands(
+    backdoor, "backdoor",
+    help="ASR vs heterogeneity, timing strategies, defenses, attack data, FEMNIST.",
     summary=lambda m: f"ASR {m['asr_hi_low']:.3f} at low HI -> {m['asr_hi_high']:.3f} at high "
-                      f"HI; timing {m['timing_best']} {m['asr_timing_best']:.3f}"))
-backdoor.add_command(render_command("backdoor"))
+                      f"HI; timing {m['timing_best']} {m['asr_timing_best']:.3f}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..results import render_command, repro_command
+from ..results import add_repro_commands
 
 __all__ = ["aoi"]
 
@@ -98,8 +98,8 @@ def compare(dataset, time_column, freq, target, features, offsets, model, epochs
                f"{metrics['joint_age_input_test_mse']:.4f} -> {out}/results.json")
 
 
-aoi.add_command(repro_command(
-    "aoi", help="Loss vs age on PV system 50, the MMSE curve, per-age vs joint vs joint+age.",
+add_repro_commands(
+    aoi, "aoi",
+    help="Loss vs age on PV system 50, the MMSE curve, per-age vs joint vs joint+age.",
     summary=lambda m: (f"per-age {m['per_age_test_mse']:.4f}, joint {m['joint_test_mse']:.4f}, "
-                       f"joint+age {m['joint_age_input_test_mse']:.4f}")))
-aoi.add_command(render_command("aoi"))
+                       f"joint+age {m['joint_age_input_test_mse']:.4f}"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..results import render_command, repro_command
+from ..results import add_repro_commands
 
 __all__ = ["elasticbroker"]
 
@@ -130,10 +130,9 @@ def bench(reps, out, **kw) -> None:
                f"{m['dominant_freq']:.5f} vs FFT {m['fft_freq']:.5f} -> {out}/results.json")
 
 
-elasticbroker.add_command(repro_command(
-    "elasticbroker",
+add_repro_commands(
+    elasticbroker, "elasticbroker",
     help="Slowdown, QoS, DMD vs FFT, ranks 1-2, OpenFOAM replay (+ Spark in the full plan).",
     summary=lambda m: (f"slowdown vs no output x{m['slowdown_vs_nowrite']:.3f}, vs files "
                        f"x{m['slowdown_vs_file']:.3f}; St {m['strouhal_dmd']:.3f} (DMD) vs "
-                       f"{m['strouhal_fft']:.3f} (FFT)")))
-elasticbroker.add_command(render_command("elasticbroker"))
+                       f"{m['strouhal_fft']:.3f} (FFT)"))

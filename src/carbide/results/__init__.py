@@ -13,6 +13,7 @@ from ._record import RESULT_KEYS, RunRecorder, current_command, read_results, to
 from ._report import Claim, Report, format_value, markdown_table
 from ._repro import (
     SeedSummary,
+    add_repro_commands,
     dataclass_from_dict,
     execute_repro,
     render_command,
@@ -38,6 +39,7 @@ __all__ = [
     "progress",
     "progress_enabled",
     "read_results",
+    "add_repro_commands",
     "render_command",
     "repro_command",
     "rerender",

@@ -31,6 +31,7 @@ from ._report import Report
 
 __all__ = [
     "SeedSummary",
+    "add_repro_commands",
     "dataclass_from_dict",
     "execute_repro",
     "render_command",
@@ -258,3 +259,11 @@ def render_command(system: str):
         click.echo(f"re-rendered {out}/report.md")
 
     return _render
+
+
+def add_repro_commands(group, system: str, *, help: str,
+                       summary: Callable[[Mapping[str, Any]], str] | None = None) -> None:
+    """Add ``repro`` (:func:`repro_command`) and ``render`` (:func:`render_command`) to a system's
+    click group: the two commands every system's CLI ends with."""
+    group.add_command(repro_command(system, help=help, summary=summary))
+    group.add_command(render_command(system))

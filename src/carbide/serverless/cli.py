@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..results import render_command, repro_command
+from ..results import add_repro_commands
 
 __all__ = ["smlt"]
 
@@ -73,10 +73,10 @@ def bench(workers, params, shards, repeats, store_url, out) -> None:
                + f" -> {out}/results.json")
 
 
-smlt.add_command(repro_command(
-    "smlt", help="Measured 2-8 local workers + modelled 10-200 functions: SMLT vs download-all "
-                 "vs parameter server vs DDP, bytes per worker, deadline/budget plans, faults.",
+add_repro_commands(
+    smlt, "smlt",
+    help="Measured 2-8 local workers + modelled 10-200 functions: SMLT vs download-all "
+         "vs parameter server vs DDP, bytes per worker, deadline/budget plans, faults.",
     summary=lambda m: (f"hierarchical/download-all round x{m['hier_over_download_round_ratio']:.2f}"
                        f", bytes growth x{m['hier_bytes_growth']:.2f}, fault diff "
-                       f"{m['fault_max_abs_diff']:.1e}")))
-smlt.add_command(render_command("smlt"))
+                       f"{m['fault_max_abs_diff']:.1e}"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ...results import render_command, repro_command
+from ...results import add_repro_commands
 
 __all__ = ["bifeat"]
 
@@ -50,8 +50,8 @@ def train(dataset, method, bits, width, codebook, paper_sq, fanout, epochs, batc
                f"-> {out}/results.json")
 
 
-bifeat.add_command(repro_command(
-    "bifeat", help="Accuracy vs compression on Cora/CiteSeer and the density study.",
+add_repro_commands(
+    bifeat, "bifeat",
+    help="Accuracy vs compression on Cora/CiteSeer and the density study.",
     summary=lambda m: f"Cora: {m['cora_best_30x_setting']} at {m['cora_best_30x_ratio']:.1f}x "
-                      f"loses {m['cora_best_30x_loss_pts']:+.2f} pts vs fp32"))
-bifeat.add_command(render_command("bifeat"))
+                      f"loses {m['cora_best_30x_loss_pts']:+.2f} pts vs fp32")

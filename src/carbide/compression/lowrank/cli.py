@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ...results import render_command, repro_command
+from ...results import add_repro_commands
 
 __all__ = ["svdtrain"]
 
@@ -64,7 +64,7 @@ def _summary(m) -> str:
             f"dense reference {100 * m['reference_acc']:.2f}%")
 
 
-svdtrain.add_command(repro_command(
-    "svdtrain", help="Accuracy vs FLOPs reduction: Hoyer, L1, no regularizer, truncated SVD, "
-                     "filter pruning.", summary=_summary))
-svdtrain.add_command(render_command("svdtrain"))
+add_repro_commands(
+    svdtrain, "svdtrain",
+    help="Accuracy vs FLOPs reduction: Hoyer, L1, no regularizer, truncated SVD, "
+         "filter pruning.", summary=_summary)

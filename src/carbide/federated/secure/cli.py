@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ...results import render_command, repro_command
+from ...results import add_repro_commands
 
 __all__ = ["citadel"]
 
@@ -88,8 +88,8 @@ def bench(ds, ns, fan_ins, scaling_d, bits, out) -> None:
                f"{m['admin_mask_encrypt_gb_per_s_max_d']:.3f} GB/s -> {out}/results.json")
 
 
-citadel.add_command(repro_command(
-    "citadel", help="Secure vs plain accuracy, overhead breakdown, scaling, leakage tests.",
+add_repro_commands(
+    citadel, "citadel",
+    help="Secure vs plain accuracy, overhead breakdown, scaling, leakage tests.",
     summary=lambda m: (f"test_acc {m['test_acc']:.4f} vs plain {m['plain_test_acc']:.4f}; "
-                       f"pairwise/plain round time {m['pairwise_over_plain']:.3f}")))
-citadel.add_command(render_command("citadel"))
+                       f"pairwise/plain round time {m['pairwise_over_plain']:.3f}"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ...results import format_value, render_command, repro_command
+from ...results import add_repro_commands, format_value
 
 __all__ = ["nasgem"]
 
@@ -83,11 +83,11 @@ def embed(space_spec, benchmark, train_cells, heldout_cells, steps, wl_h, seed, 
                f"{m['onehot_kendall']:.3f} -> {out}/results.json")
 
 
-nasgem.add_command(repro_command(
-    "nasgem", help="Embedding quality, predictor rank correlation, search efficiency on NB201 "
-                   "and NB101, and a large-cell search with the training evaluator.",
+add_repro_commands(
+    nasgem, "nasgem",
+    help="Embedding quality, predictor rank correlation, search efficiency on NB201 "
+         "and NB101, and a large-cell search with the training evaluator.",
     summary=lambda m: (f"NB201 regret at {m['nb201_budget']} queries: NASGEM "
                        f"{m['nb201_regret_nasgem']:.3f}, REA {m['nb201_regret_rea']:.3f}, "
                        f"random {m['nb201_regret_random']:.3f}; embedding spearman "
-                       f"{m['embed_spearman']:.3f} (one-hot {m['embed_onehot_spearman']:.3f})")))
-nasgem.add_command(render_command("nasgem"))
+                       f"{m['embed_spearman']:.3f} (one-hot {m['embed_onehot_spearman']:.3f})"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ...results import render_command, repro_command
+from ...results import add_repro_commands
 
 __all__ = ["nasrec"]
 
@@ -97,9 +97,9 @@ def train(arch, data, label, sparse, dense, max_rows, max_table_size, epochs, lr
                f"{out}/results.json")
 
 
-nasrec.add_command(repro_command(
-    "nasrec", help="NASRec-Small/-Full vs LR, FM, DeepFM, DLRM, DCN-v2 on MovieLens-100k; "
-                   "rank correlation of supernet scores.",
+add_repro_commands(
+    nasrec, "nasrec",
+    help="NASRec-Small/-Full vs LR, FM, DeepFM, DLRM, DCN-v2 on MovieLens-100k; "
+         "rank correlation of supernet scores.",
     summary=lambda m: (f"NASRec-Small {m['test_logloss']:.4f} vs best baseline "
-                       f"{m['best_baseline']} {m['best_baseline_test_logloss']:.4f}")))
-nasrec.add_command(render_command("nasrec"))
+                       f"{m['best_baseline']} {m['best_baseline_test_logloss']:.4f}"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ...results import render_command, repro_command
+from ...results import add_repro_commands
 
 __all__ = ["scalenas"]
 
@@ -79,10 +79,10 @@ def train(arch, task, data, quick, steps, num_classes, image_size, seed, out) ->
     click.echo(f"{scores} at {m['flops'] / 1e9:.4f} GFLOPs -> {out}/model.pt")
 
 
-scalenas.add_command(repro_command(
-    "scalenas", help="ScaleNets vs HRNet-like baselines (FLOPs vs mIoU / keypoint AP) and "
-    "Kendall tau of grouped vs uniform sampling, on the composed task.",
+add_repro_commands(
+    scalenas, "scalenas",
+    help="ScaleNets vs HRNet-like baselines (FLOPs vs mIoU / keypoint AP) and "
+         "Kendall tau of grouped vs uniform sampling, on the composed task.",
     summary=lambda m: (f"ScaleNet-S mIoU {m['scalenet_s_miou']} vs HRNet-like "
                        f"{m['hrnet_miou']}; tau grouped {m['tau_grouped']} vs uniform "
-                       f"{m['tau_uniform']}")))
-scalenas.add_command(render_command("scalenas"))
+                       f"{m['tau_uniform']}"))
