@@ -6,7 +6,7 @@ import math
 
 from .exceptions import InvalidConfigError
 
-__all__ = ["check_int", "check_real"]
+__all__ = ["check_int", "check_real", "int_list"]
 
 
 def check_int(name: str, value: object, lo: int) -> int:
@@ -27,3 +27,16 @@ def check_real(name: str, value: object, lo: float, hi: float, *, lo_open: bool 
         rng = f"{'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
         raise InvalidConfigError(f"{name} must be a number in {rng}, got {value!r}")
     return float(value)
+
+
+def int_list(option: str, value: str, meaning: str) -> tuple[int, ...]:
+    """``"4,4,2"`` -> ``(4, 4, 2)``; anything else raises ``InvalidConfigError`` naming
+    ``option``, the value, and ``meaning`` (e.g. ``"three counts such as 4,4,2"``).
+
+    Configs call it so that a comma-separated option value can be passed to them as it is.
+    """
+    try:
+        return tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise InvalidConfigError(
+            f"{option} takes comma-separated integers ({meaning}), got {value!r}") from None

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from carbide.datasets import dataset_files, load_cifar10, load_openfoam_buildings, verify_dataset
-from carbide.datasets.cifar10 import (
-    CIFAR10_CLASSES,
+from carbide.datasets.cifar10 import CIFAR10_CLASSES
+from carbide.exceptions import DatasetCorruptError
+from carbide.testing import (
     write_cifar10_fixture,
     write_cifar10_python_fixture,
+    write_openfoam_fixture,
 )
-from carbide.exceptions import DatasetCorruptError
-from carbide.testing import write_openfoam_fixture
 
 
 def test_cifar10_python_tarball_is_read_exactly_in_label_order(tmp_path):

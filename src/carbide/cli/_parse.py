@@ -1,17 +1,8 @@
-"""Parsers for option values that click has no type for (shared by the system commands)."""
+"""Parsers for option values that click has no type for (they live in :mod:`carbide._validate`,
+where the configs that accept ``"4,4,2"`` strings use them too)."""
 
 from __future__ import annotations
 
-from ..exceptions import InvalidConfigError
+from .._validate import int_list
 
 __all__ = ["int_list"]
-
-
-def int_list(option: str, value: str, meaning: str) -> tuple[int, ...]:
-    """``"4,4,2"`` -> ``(4, 4, 2)``; anything else raises ``InvalidConfigError`` naming
-    ``option``, the value, and ``meaning`` (e.g. ``"three counts such as 4,4,2"``)."""
-    try:
-        return tuple(int(v) for v in value.split(","))
-    except ValueError:
-        raise InvalidConfigError(
-            f"{option} takes comma-separated integers ({meaning}), got {value!r}") from None

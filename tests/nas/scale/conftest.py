@@ -5,8 +5,7 @@ import pytest
 @pytest.fixture(scope="session")
 def fixture_root(tmp_path_factory):
     """A tiny data root with synthetic Fashion-MNIST and CIFAR-10 in their real layouts."""
-    from carbide.datasets.cifar10 import write_cifar10_fixture
-    from carbide.datasets.fashion_mnist import write_fashion_mnist_fixture
+    from carbide.testing import write_cifar10_fixture, write_fashion_mnist_fixture
 
     root = tmp_path_factory.mktemp("scalenas-data")
     write_fashion_mnist_fixture(root, num_train=40, num_test=20)

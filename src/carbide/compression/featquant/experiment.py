@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ...cli._parse import int_list
+from ..._validate import int_list
 from ...exceptions import InvalidConfigError
 
 __all__ = ["DATASETS", "NodeClassificationConfig", "RunConfig", "record_node_classification",

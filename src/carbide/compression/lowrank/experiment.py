@@ -16,8 +16,7 @@ from typing import Any
 
 from torch import nn
 
-from ..._validate import check_int, check_real
-from ...cli._parse import int_list
+from ..._validate import check_int, check_real, int_list
 from ...exceptions import InvalidConfigError
 from ._decompose import INITS, compact
 from ._layers import MODES

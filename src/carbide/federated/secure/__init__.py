@@ -52,6 +52,7 @@ _LAZY = {
     "label_inference": ".leakage",
     "leakage_tests": ".leakage",
     "BenchConfig": ".bench",
+    "record_bench": ".bench",
     "mask_encrypt_throughput": ".bench",
     "round_breakdown": ".bench",
     "run_bench": ".bench",

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._validate import check_int
+from ..._validate import check_int, int_list
 from . import _fixed, _masks
 from .aggregate import aggregation_tree, mask_round, normalized_weights, tree_sum
 
@@ -143,6 +143,13 @@ class BenchConfig:
     peers: int = 1
 
     def __post_init__(self) -> None:
+        for name, meaning in (("ds", "sizes such as 10000,100000"), ("ns", "counts such as 2,4,8"),
+                              ("fan_ins", "fan-ins such as 2,4")):
+            value = getattr(self, name)
+            if isinstance(value, str):  # "2,4,8" as a user types it
+                object.__setattr__(self, name, int_list(name, value, meaning))
+            else:
+                object.__setattr__(self, name, tuple(value))
         for d in self.ds:
             check_int("d", d, 1)
         for n in self.ns:

@@ -51,7 +51,7 @@ def run(enclaves, fan_in, masks, rounds, dataset, backend, bits, clip, neighbors
         local_epochs, batch_size, lr, hidden, alpha, train_subset, test_subset, seed, root,
         out) -> None:
     """Train with Citadel and with plain FedAvg (same seeds); compare."""
-    from .experiment import CitadelRunConfig, record_citadel
+    from . import CitadelRunConfig, record_citadel
 
     cfg = CitadelRunConfig(dataset=dataset, enclaves=enclaves, fan_in=fan_in, masks=masks,
                            rounds=rounds, backend=backend, bits=int(bits), clip=clip,
@@ -75,13 +75,9 @@ def run(enclaves, fan_in, masks, rounds, dataset, backend, bits, clip, neighbors
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 def bench(ds, ns, fan_ins, scaling_d, bits, out) -> None:
     """Mask + encrypt throughput against d, and round cost against n and fan-in."""
-    from ...cli._parse import int_list
-    from .bench import BenchConfig, record_bench
+    from . import BenchConfig, record_bench
 
-    cfg = BenchConfig(ds=tuple(int_list("--ds", ds, "sizes such as 10000,100000")),
-                      ns=tuple(int_list("--ns", ns, "counts such as 2,4,8")),
-                      fan_ins=tuple(int_list("--fan-ins", fan_ins, "fan-ins such as 2,4")),
-                      scaling_d=scaling_d, bits=int(bits))
+    cfg = BenchConfig(ds=ds, ns=ns, fan_ins=fan_ins, scaling_d=scaling_d, bits=int(bits))
     m = record_bench(cfg, out)["metrics"]
     click.echo(f"mask+encrypt at d={cfg.ds[-1]}: pairwise "
                f"{m['pairwise_mask_encrypt_gb_per_s_max_d']:.3f} GB/s, admin "
