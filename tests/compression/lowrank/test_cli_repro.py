@@ -7,7 +7,8 @@ from carbide.results import read_results, rerender
 
 TINY = ReproPlan(model="smallcnn", dataset="fashion-mnist", epochs=(1, 1, 1),
                  energies=(0.05, 0.3), strengths=(("hoyer", 0.05), ("l1", 0.01), ("none", 0.0)),
-                 train_subset=300, batch_size=50, latency_batch=4, latency_time=0.02)
+                 train_subset=300, test_subset=500, batch_size=50, latency_batch=4,
+                 latency_time=0.02)
 
 
 

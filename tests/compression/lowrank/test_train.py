@@ -87,3 +87,8 @@ def test_load_fashion_mnist_subset_is_class_balanced(shared_root):
     assert abs(float(task.x_train.mean())) < 0.2 and not task.augment
     with pytest.raises(InvalidConfigError, match="exceeds"):
         load_image_task("fashion-mnist", root=shared_root, train_subset=10**6)
+    small = load_image_task("fashion-mnist", root=shared_root, test_subset=50, seed=1)
+    assert small.x_test.shape == (50, 1, 28, 28) and len(small.y_train) == 60000
+    assert torch.bincount(small.y_test).tolist() == [5] * 10
+    with pytest.raises(InvalidConfigError, match="test_subset=20000 exceeds the 10000 test"):
+        load_image_task("fashion-mnist", root=shared_root, test_subset=20000)

@@ -53,6 +53,7 @@ class ReproPlan:
     energies: tuple[float, ...]
     strengths: tuple[tuple[str, float], ...]  # (sparsity, lambda_s) per variant
     train_subset: int | None = None
+    test_subset: int | None = None  # None: every test image (tiny test plans use fewer)
     mode: str = "channel"
     orth: float = 1.0
     batch_size: int = 128
@@ -134,7 +135,8 @@ def run_plan(plan: ReproPlan, *, seed: int = 0, root: Any = None,
 
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
-    task = load_image_task(plan.dataset, root=root, train_subset=plan.train_subset, seed=seed)
+    task = load_image_task(plan.dataset, root=root, train_subset=plan.train_subset,
+                           test_subset=plan.test_subset, seed=seed)
     shape = task.input_shape
     a, b, c = plan.epochs
     seed_everything(seed)

@@ -85,7 +85,7 @@ class ImageTask:
 
 
 def load_image_task(dataset: str, *, root: Any = None, train_subset: int | None = None,
-                    seed: int = 0) -> ImageTask:
+                    test_subset: int | None = None, seed: int = 0) -> ImageTask:
     """Load ``"cifar10"`` or ``"fashion-mnist"`` from the data root as an :class:`ImageTask`.
 
     Args:
@@ -93,7 +93,8 @@ def load_image_task(dataset: str, *, root: Any = None, train_subset: int | None 
         root: data root (see :func:`carbide.datasets.data_root`).
         train_subset: keep this many training images, a class-balanced random subset (shortened
             schedules); ``None`` keeps all.
-        seed: seed of the subset.
+        test_subset: likewise for the test images (tests and smoke runs; reports use all).
+        seed: seed of the subsets.
     """
     from ...datasets import load_cifar10, load_fashion_mnist
 
@@ -107,21 +108,24 @@ def load_image_task(dataset: str, *, root: Any = None, train_subset: int | None 
     def prep(images: torch.Tensor) -> torch.Tensor:
         return ((images.float() / 255.0) - mean) / std
 
-    x, y = train.images, train.labels
-    if train_subset is not None:
-        check_int("train_subset", train_subset, 1)
-        if train_subset > len(y):
+    def balanced(x: torch.Tensor, y: torch.Tensor, n: int | None, name: str, split: str):
+        if n is None:
+            return x, y
+        check_int(name, n, 1)
+        if n > len(y):
             raise InvalidConfigError(
-                f"train_subset={train_subset} exceeds the {len(y)} training images of {dataset}")
+                f"{name}={n} exceeds the {len(y)} {split} images of {dataset}")
         gen = torch.Generator().manual_seed(seed)
         classes = int(y.max()) + 1
         per = [torch.nonzero(y == c).flatten() for c in range(classes)]
         per = [p[torch.randperm(len(p), generator=gen)] for p in per]
-        take = torch.cat([p[: train_subset // classes + (c < train_subset % classes)]
-                          for c, p in enumerate(per)])
+        take = torch.cat([p[: n // classes + (c < n % classes)] for c, p in enumerate(per)])
         take = take[torch.randperm(len(take), generator=gen)]
-        x, y = x[take], y[take]
-    return ImageTask(dataset, prep(x), y.clone(), prep(test.images), test.labels.clone(),
+        return x[take], y[take]
+
+    x, y = balanced(train.images, train.labels, train_subset, "train_subset", "training")
+    xt, yt = balanced(test.images, test.labels, test_subset, "test_subset", "test")
+    return ImageTask(dataset, prep(x), y.clone(), prep(xt), yt.clone(),
                      augment=dataset == "cifar10")
 
 
