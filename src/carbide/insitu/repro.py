@@ -62,7 +62,7 @@ class ReproPlan:
 #: its processes on 2 cores: about 1.6 min estimated on an idle machine.
 QUICK_PLAN = ReproPlan(
     base=InsituConfig(steps=3000, warmup=2000, every=10, window=100, window_stride=50, rank=8),
-    ranks=(1, 2), reps=2, spark=False, replay=True, expected_minutes=1.6)
+    ranks=(1, 2), reps=2, spark=False, replay=True, expected_minutes=1.0)
 FULL_PLAN = ReproPlan(
     base=InsituConfig(steps=8000, warmup=5000, every=20, window=100, window_stride=50, rank=10,
                       flow={"nx": 400, "ny": 100, "radius": 10, "u_in": 0.08,

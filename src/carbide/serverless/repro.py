@@ -70,7 +70,7 @@ class ReproPlan:
 
 QUICK_PLAN = ReproPlan(workers=(2, 4), rounds=3, train_samples=1024, ddp_procs=(2,),
                        bench_workers=(2, 4, 8), bench_params=500_000, bench_repeats=2,
-                       trials=20, sampler="tpe", expected_minutes=1.5)
+                       trials=20, sampler="tpe", expected_minutes=1.0)
 FULL_PLAN = ReproPlan()
 
 

@@ -65,7 +65,7 @@ QUICK_PLAN = ReproPlan(
                                test_subset=1000)),
     breakdown_n=8, breakdown_hidden=None, scaling_ns=(2, 4, 8, 16, 32), fan_ins=(2, 4, 8),
     scaling_d=10_000, ds=(10_000, 100_000, 1_000_000, 10_000_000), leakage_rounds=6,
-    leakage_n=4, leakage_d=10_000, idlg_images=20, expected_minutes=1.5)
+    leakage_n=4, leakage_d=10_000, idlg_images=20, expected_minutes=1.0)
 
 FULL_PLAN = ReproPlan(
     accuracy=(CitadelRunConfig(dataset="femnist", enclaves=8, fan_in=2, masks="pairwise",

@@ -68,7 +68,7 @@ QUICK_PLAN = ReproPlan(
     epochs=2, supernet_epochs=2, budget=6, population=3, sample_size=2,
     dense_dims=(16, 32, 64), sparse_dims=(4, 8), merger_tokens=2, finetune_steps=20,
     finetune_rows=2048, val_rows=2000, corr_subnets=6, corr_rows=10_000, peer=False,
-    expected_minutes=1.5,
+    expected_minutes=0.5,
 )
 
 FULL_PLAN = ReproPlan(
