@@ -37,6 +37,16 @@ def test_long_task_prints_periodic_lines_with_time_left_and_an_end_line(clock, c
                      "[carbide] train: 4/4 (100%), 24s elapsed, done"]
 
 
+def test_plain_progress_can_be_driven_by_hand_like_rich(clock, capsys):
+    bar = progress()
+    bar.start()
+    task = bar.add_task("search", total=2)
+    clock.now += 20.0
+    bar.advance(task, 2)
+    bar.stop()
+    assert capsys.readouterr().err.strip() == "[carbide] search: 2/2 (100%), 20s elapsed, done"
+
+
 def test_short_task_prints_nothing(clock, capsys):
     for _ in track(range(3), "quick"):
         clock.now += 1.0

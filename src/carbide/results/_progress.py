@@ -57,6 +57,12 @@ class _PlainProgress:
     def __exit__(self, *exc: object) -> None:
         return None
 
+    def start(self) -> None:
+        """Nothing to start (rich's ``Progress.start``: kept for callers that drive it by hand)."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
     def add_task(self, description: str, total: float | None = None, **_: Any) -> int:
         task = len(self._tasks)
         now = time.monotonic()
