@@ -15,7 +15,7 @@ from .._imports import optional_import
 from ..exceptions import InvalidConfigError
 from .client import ClientResult, ClientTask, run_client
 
-__all__ = ["BACKENDS", "LocalBackend", "RayBackend", "make_backend"]
+__all__ = ["BACKENDS", "LocalBackend", "RayBackend", "connect_ray", "make_backend"]
 
 #: Backend names :func:`make_backend` accepts.
 BACKENDS: tuple[str, ...] = ("local", "ray")
@@ -58,15 +58,9 @@ class RayBackend:
 
     def __init__(self, address: str | None = None, *, num_cpus: int | None = None,
                  **init_kwargs: Any) -> None:
-        ray = optional_import("ray", "federated", purpose="the Ray backend")
+        ray, self._owns = connect_ray(address, num_cpus=num_cpus, extra="federated",
+                                      purpose="the Ray backend", **init_kwargs)
         self._ray = ray
-        self._owns = not ray.is_initialized()
-        if self._owns:
-            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-            if address is None:
-                kwargs["num_cpus"] = num_cpus
-            kwargs.update(init_kwargs)
-            ray.init(address=address, **kwargs)
         self._remote = ray.remote(num_cpus=1)(_run_remote)
         self._data: dict[str, tuple[Any, Any, int, int]] = {}
 
@@ -112,3 +106,26 @@ def make_backend(name: str, **kwargs: Any) -> LocalBackend | RayBackend:
     if name == "ray":
         return RayBackend(**kwargs)
     raise InvalidConfigError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")
+
+
+def connect_ray(address: str | None = None, *, num_cpus: int | None = None,
+                extra: str = "federated", purpose: str = "Ray", **init_kwargs: Any
+                ) -> tuple[Any, bool]:
+    """Join the running Ray (or the cluster at ``address``), or start a local one.
+
+    The one place carbide's Ray engines (FL backend, Citadel enclaves, SMLT runtime) connect:
+    no dashboard, worker logs not forwarded, ``num_cpus`` only for a local start.
+
+    Returns:
+        ``(ray, owns)``: the module, and whether this call started Ray (then the caller shuts
+        it down when it closes).
+    """
+    ray = optional_import("ray", extra, purpose=purpose)
+    if ray.is_initialized():
+        return ray, False
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+    if address is None:
+        kwargs["num_cpus"] = num_cpus
+    kwargs.update(init_kwargs)
+    ray.init(address=address, **kwargs)
+    return ray, True

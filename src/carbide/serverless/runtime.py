@@ -209,14 +209,11 @@ class RayEngine:
     name = "ray"
 
     def __init__(self, workers: int, address: str | None = None) -> None:
-        ray = optional_import("ray", "serverless", purpose="the Ray runtime")
+        from ..federated.backends import connect_ray
+
+        ray, self._own = connect_ray(address, num_cpus=workers, extra="serverless",
+                                     purpose="the Ray runtime")
         self._ray = ray
-        self._own = not ray.is_initialized()
-        if self._own:
-            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-            if address is None:
-                kwargs["num_cpus"] = workers
-            ray.init(address=address, **kwargs)
         self._remote = ray.remote(num_cpus=1, max_retries=0)(_ray_run)
 
     def submit(self, tasks: Sequence[WorkerTask]) -> list[Any]:

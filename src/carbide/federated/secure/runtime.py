@@ -41,7 +41,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..._imports import optional_import
 from ..._validate import check_int
 from ...exceptions import CarbideError, InvalidConfigError
 from . import _fixed, _masks
@@ -204,14 +203,11 @@ class RayEnclaveBackend:
     name = "ray"
 
     def __init__(self, address: str | None = None, *, num_cpus: int | None = None) -> None:
-        ray = optional_import("ray", "federated", purpose="Ray-hosted enclaves")
+        from ..backends import connect_ray
+
+        ray, self._owns = connect_ray(address, num_cpus=num_cpus, extra="federated",
+                                      purpose="Ray-hosted enclaves")
         self._ray = ray
-        self._owns = not ray.is_initialized()
-        if self._owns:
-            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-            if address is None:
-                kwargs["num_cpus"] = num_cpus
-            ray.init(address=address, **kwargs)
         from ._serve import EnclaveActor
 
         self._cls = ray.remote(num_cpus=0, max_restarts=0)(EnclaveActor)
