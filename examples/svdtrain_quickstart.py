@@ -27,7 +27,8 @@ def main() -> None:
     train_epochs(model, task, 2, regularizer=SVDRegularizer("none", 0.0, orth=1.0))
     train_epochs(model, task, 2, regularizer=SVDRegularizer("hoyer", strength=0.1, orth=1.0))
     ranks = prune_(model, energy=0.02)       # layer -> (kept, full)
-    train_epochs(model, task, 1, regularizer=SVDRegularizer("none", 0.0, orth=1.0), cosine=True)
+    train_epochs(model, task, 1, regularizer=SVDRegularizer("none", 0.0, orth=1.0),
+                 schedule="cosine")
     deployed = compact(model)                # plain nn.Conv2d / nn.Linear pairs
     print({k: f"{a}/{b}" for k, (a, b) in ranks.items()})
     print(f"test accuracy {evaluate(deployed, task.x_test, task.y_test):.3f}, "

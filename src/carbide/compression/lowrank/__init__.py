@@ -40,6 +40,8 @@ _LAZY = {
     "truncate_svd": ".baselines",
     "truncate_svd_to_flops": ".baselines",
     "DATASETS": ".train",
+    "OPTIMIZERS": ".train",
+    "SCHEDULES": ".train",
     "ImageTask": ".train",
     "SVDTrainConfig": ".experiment",
     "record_svd_training": ".experiment",

@@ -24,6 +24,8 @@ from .models import MODELS, build_model
 from .regularizers import SPARSITY
 from .train import (
     DATASETS,
+    OPTIMIZERS,
+    SCHEDULES,
     ImageTask,
     compression_figures,
     evaluate,
@@ -51,7 +53,12 @@ class SVDTrainConfig:
             the same as a comma-separated string (``"4,4,2"``, as the CLI passes it).
         init: factor initialization, ``"random"`` (default: trained from scratch in SVD form) or
             ``"svd"``.
-        lr: Adam learning rate (default 1e-3).
+        lr: learning rate of stages 1-2 (default 1e-3; the peak with ``"onecycle"``).
+        optimizer: ``"adam"`` (default) or ``"sgd"`` (Nesterov momentum 0.9).
+        schedule: learning-rate schedule of stages 1-2: ``"constant"`` (default),
+            ``"cosine"`` or ``"onecycle"`` (one cycle per stage).
+        weight_decay: optimizer weight decay (default 0; 5e-4 in the converged SGD recipe).
+        finetune_lr: stage-3 learning rate, decayed to 0 on a cosine (default ``None``: ``lr``).
         batch_size: default 128.
         train_subset: train on this many images (class-balanced), ``None`` = all.
         latency_batch: batch size of the latency measurement (default 32, one thread).
@@ -69,6 +76,10 @@ class SVDTrainConfig:
     epochs: tuple[int, int, int] = (4, 4, 2)
     init: str = "random"
     lr: float = 1e-3
+    optimizer: str = "adam"
+    schedule: str = "constant"
+    weight_decay: float = 0.0
+    finetune_lr: float | None = None
     batch_size: int = 128
     train_subset: int | None = None
     latency_batch: int = 32
@@ -80,7 +91,9 @@ class SVDTrainConfig:
                                      ("dataset", self.dataset, DATASETS),
                                      ("mode", self.mode, MODES),
                                      ("sparsity", self.sparsity, SPARSITY),
-                                     ("init", self.init, INITS)):
+                                     ("init", self.init, INITS),
+                                     ("optimizer", self.optimizer, OPTIMIZERS),
+                                     ("schedule", self.schedule, SCHEDULES)):
             if value not in choices:
                 raise InvalidConfigError(
                     f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
@@ -88,6 +101,11 @@ class SVDTrainConfig:
         self.orth = check_real("orth", self.orth, 0.0, math.inf, hi_open=True)
         self.energy = check_real("energy", self.energy, 0.0, 1.0, lo_open=True, hi_open=True)
         self.lr = check_real("lr", self.lr, 0.0, math.inf, lo_open=True, hi_open=True)
+        if self.finetune_lr is not None:
+            self.finetune_lr = check_real("finetune_lr", self.finetune_lr, 0.0, math.inf,
+                                          lo_open=True, hi_open=True)
+        self.weight_decay = check_real("weight_decay", self.weight_decay, 0.0, math.inf,
+                                       hi_open=True)
         epochs = (int_list("epochs", self.epochs, "orth-only, sparsity, fine-tune; such as 4,4,2")
                   if isinstance(self.epochs, str) else tuple(self.epochs))
         if len(epochs) != 3:
@@ -130,8 +148,9 @@ def run_svd_training(config: SVDTrainConfig, *, root: Any = None,
     train_svd_stages(model, task, c)
     acc_before = evaluate(model, task.x_test, task.y_test)
     pruned, ranks = prune_and_finetune(model, task, energy=c.energy, epochs=c.epochs[2],
-                                       orth=c.orth, lr=c.lr, batch_size=c.batch_size,
-                                       seed=c.seed)
+                                       orth=c.orth, lr=c.finetune_lr or c.lr,
+                                       batch_size=c.batch_size, optimizer=c.optimizer,
+                                       weight_decay=c.weight_decay, seed=c.seed)
     deployed = compact(pruned).cpu()
     row = {"test_acc": evaluate(pruned, task.x_test, task.y_test),
            "test_acc_before_prune": acc_before,

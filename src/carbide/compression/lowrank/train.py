@@ -8,16 +8,22 @@ Paper: Yang et al., CVPR Workshops 2020 (arXiv 2004.09031). The schedule:
 3. prune each layer's ranks by energy ``E``, then fine-tune with the orthogonality regularizer
    only (``epochs[2]`` epochs, learning rate decayed to 0 on a cosine).
 
-Adam with learning rate 1e-3 (constant in stages 1-2) as in the authors' CIFAR runs.
+Adam with learning rate 1e-3 (constant in stages 1-2) as in the authors' CIFAR runs by
+default; SGD with OneCycle per stage and weight decay is the converged ResNet recipe
+(:func:`train_epochs`: ``optimizer``, ``schedule``, ``weight_decay``), and every stage can
+checkpoint each epoch and resume.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import os
 import statistics
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -36,6 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DATASETS",
+    "OPTIMIZERS",
+    "SCHEDULES",
     "ImageTask",
     "compare_latency",
     "compression_figures",
@@ -49,6 +57,10 @@ __all__ = [
 
 #: Recipe datasets by CLI name.
 DATASETS: tuple[str, ...] = ("cifar10", "fashion-mnist")
+
+#: Optimizers and learning-rate schedules of :func:`train_epochs`.
+OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
+SCHEDULES: tuple[str, ...] = ("constant", "cosine", "onecycle")
 
 # per-channel statistics of the training splits
 _STATS = {
@@ -151,38 +163,86 @@ def train_epochs(
     lr: float = 1e-3,
     batch_size: int = 128,
     regularizer: SVDRegularizer | None = None,
-    cosine: bool = False,
+    optimizer: str = "adam",
+    schedule: str = "constant",
+    weight_decay: float = 0.0,
     seed: int = 0,
     description: str = "train",
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> list[dict[str, float]]:
-    """Train ``model`` in place with Adam for ``epochs`` epochs over ``task``'s training split.
+    """Train ``model`` in place for ``epochs`` epochs over ``task``'s training split.
 
     Args:
+        lr: the learning rate (the peak of ``"onecycle"``).
         regularizer: added to the cross-entropy loss each step (``None``: none).
-        cosine: decay the learning rate from ``lr`` to 0 on a cosine over the steps (else
-            constant).
+        optimizer: ``"adam"`` (default, the authors' CIFAR runs) or ``"sgd"`` (Nesterov
+            momentum 0.9, the converged ResNet recipe).
+        schedule: ``"constant"`` (default), ``"cosine"`` (``lr`` decayed to 0 over the steps)
+            or ``"onecycle"`` (:class:`torch.optim.lr_scheduler.OneCycleLR` peaking at ``lr``).
+        weight_decay: L2 weight decay of the optimizer (default 0).
         seed: seed of the shuffling and augmentation.
+        checkpoint: a file to resume from and to save to after every epoch (model, optimizer,
+            schedule, shuffling state, history), so a run killed mid-way loses at most one
+            epoch; a finished checkpoint returns its history without training. A checkpoint
+            written with other settings is refused.
 
     Returns:
-        One dict per epoch: ``loss`` (mean task loss), ``orth`` and ``sparsity`` (the
-        regularizer's unweighted parts at the epoch's last step, if any).
+        One dict per epoch: ``loss`` (mean task loss), ``seconds`` (the epoch's training time),
+        and ``orth`` and ``sparsity`` (the regularizer's unweighted parts at the epoch's last
+        step, if any).
     """
+    from ..._io import atomic_path
     from ...results import progress
 
     check_int("epochs", epochs, 0)
+    for name, value, choices in (("optimizer", optimizer, OPTIMIZERS),
+                                 ("schedule", schedule, SCHEDULES)):
+        if value not in choices:
+            raise InvalidConfigError(
+                f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
     history: list[dict[str, float]] = []
     if epochs == 0:
         return history
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    if optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True,
+                              weight_decay=weight_decay)
     n = len(task.y_train)
     steps = epochs * math.ceil(n / batch_size)
-    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if cosine else None)
+    sched = {"constant": None,
+             "cosine": lambda: torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps),
+             "onecycle": lambda: torch.optim.lr_scheduler.OneCycleLR(
+                 opt, max_lr=lr, total_steps=steps)}[schedule]
+    sched = sched() if sched is not None else None
+    key = {"description": description, "epochs": epochs, "lr": lr, "batch_size": batch_size,
+           "optimizer": optimizer, "schedule": schedule, "weight_decay": weight_decay,
+           "seed": seed, "n": n}
+    done = 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        if state["key"] != key:
+            raise InvalidConfigError(
+                f"checkpoint {checkpoint} was written by another training ({state['key']}), "
+                f"not this one ({key}); delete it or give another checkpoint path")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        history, done = list(state["history"]), int(state["epoch"])
+    if done == epochs:
+        return history
+    if task.x_train.dim() == 4:  # NHWC convolutions run ~15% faster on CPU (oneDNN)
+        model.to(memory_format=torch.channels_last)
     model.train()
     with progress(transient=True) as bar:
-        job = bar.add_task(description, total=steps)
-        for _ in range(epochs):
+        resumed = f" (resumed after epoch {done})" if done else ""
+        job = bar.add_task(description + resumed, total=steps - done * (steps // epochs))
+        for epoch in range(done, epochs):
+            t0 = time.perf_counter()
             order = torch.randperm(n, generator=gen)
             total, parts = 0.0, {}
             for start in range(0, n, batch_size):
@@ -205,7 +265,14 @@ def train_epochs(
             if not math.isfinite(total):
                 raise FloatingPointError(
                     f"training diverged (loss {total}); lower the learning rate or strength")
-            history.append({"loss": total / n, **parts})
+            history.append({"loss": total / n, "seconds": time.perf_counter() - t0,
+                            **{k: float(v) for k, v in parts.items()}})
+            if checkpoint is not None:
+                with atomic_path(checkpoint) as tmp:
+                    torch.save({"key": key, "epoch": epoch + 1, "model": model.state_dict(),
+                                "optimizer": opt.state_dict(),
+                                "scheduler": sched.state_dict() if sched is not None else None,
+                                "generator": gen.get_state(), "history": history}, tmp)
     return history
 
 
@@ -258,39 +325,51 @@ def compare_latency(original: nn.Module, models: Sequence[nn.Module],
 
 
 def train_svd_stages(model: nn.Module, task: ImageTask, config: SVDTrainConfig,
-                     *, stage1_done: bool = False) -> nn.Module:
+                     *, stage1_done: bool = False,
+                     checkpoint_dir: str | os.PathLike[str] | None = None) -> nn.Module:
     """Stages 1 and 2 in place: decompose ``model`` (unless already in SVD form), train with
     orthogonality only, then with the sparsity regularizer. Returns ``model``.
 
     Args:
         stage1_done: skip decomposition and stage 1 (``model`` is a stage-1 checkpoint shared
             between regularizer variants).
+        checkpoint_dir: resume each stage from, and save it every epoch to,
+            ``stage1.pt`` / ``stage2-<sparsity>.pt`` there (see :func:`train_epochs`).
     """
     c = config
+    recipe = {"lr": c.lr, "batch_size": c.batch_size, "optimizer": c.optimizer,
+              "schedule": c.schedule, "weight_decay": c.weight_decay}
+    where = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if not stage1_done:
         decompose(model, mode=c.mode, init=c.init, seed=c.seed)
-        train_epochs(model, task, c.epochs[0], lr=c.lr, batch_size=c.batch_size,
+        train_epochs(model, task, c.epochs[0], **recipe,
                      regularizer=SVDRegularizer("none", 0.0, c.orth), seed=c.seed,
-                     description="stage 1: orthogonality")
-    train_epochs(model, task, c.epochs[1], lr=c.lr, batch_size=c.batch_size,
+                     description="stage 1: orthogonality",
+                     checkpoint=where / "stage1.pt" if where else None)
+    train_epochs(model, task, c.epochs[1], **recipe,
                  regularizer=SVDRegularizer(c.sparsity, c.strength, c.orth), seed=c.seed + 1,
-                 description=f"stage 2: {c.sparsity}")
+                 description=f"stage 2: {c.sparsity}",
+                 checkpoint=where / f"stage2-{c.sparsity}.pt" if where else None)
     return model
 
 
 def prune_and_finetune(model: nn.Module, task: ImageTask, *, energy: float, epochs: int,
                        orth: float = 1.0, lr: float = 1e-3, batch_size: int = 128,
-                       seed: int = 0) -> tuple[nn.Module, dict[str, tuple[int, int]]]:
-    """Stage 3 on a copy: prune ranks by ``energy``, fine-tune (orthogonality only, cosine lr).
+                       optimizer: str = "adam", weight_decay: float = 0.0, seed: int = 0,
+                       checkpoint: str | os.PathLike[str] | None = None,
+                       ) -> tuple[nn.Module, dict[str, tuple[int, int]]]:
+    """Stage 3 on a copy: prune ranks by ``energy``, fine-tune (orthogonality only, ``lr``
+    decayed to 0 on a cosine; ``checkpoint`` as in :func:`train_epochs`).
 
     Returns:
         ``(pruned SVD model, ranks)`` with ranks = layer -> ``(kept, full)``.
     """
     pruned = copy.deepcopy(model)
     prune_(pruned, energy)
-    train_epochs(pruned, task, epochs, lr=lr, batch_size=batch_size,
-                 regularizer=SVDRegularizer("none", 0.0, orth), cosine=True, seed=seed + 2,
-                 description=f"stage 3: fine-tune E={energy:g}")
+    train_epochs(pruned, task, epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
+                 weight_decay=weight_decay, regularizer=SVDRegularizer("none", 0.0, orth),
+                 schedule="cosine", seed=seed + 2,
+                 description=f"stage 3: fine-tune E={energy:g}", checkpoint=checkpoint)
     return pruned, layer_ranks(pruned)
 
 
