@@ -114,3 +114,17 @@ def test_render_says_not_measured_when_a_baseline_has_no_point():
     assert "not measured (truncated_svd_flops_reduction missing)" in text
     assert "not measured (filter_l1_flops_reduction missing)" in text
     assert "nan" not in text
+
+
+def test_checkpoint_folder_is_bound_to_the_shared_plan_fields(tmp_path):
+    import dataclasses
+
+    from carbide.compression.lowrank.repro import FULL_PLAN, _checkpoint_dir
+    from carbide.exceptions import InvalidConfigError
+
+    _checkpoint_dir(tmp_path, FULL_PLAN, 0)
+    # energies and strengths name their own checkpoints: changing them reuses the folder
+    _checkpoint_dir(tmp_path, dataclasses.replace(FULL_PLAN, energies=(0.3,)), 0)
+    for other, seed in ((dataclasses.replace(FULL_PLAN, lr=0.2), 0), (FULL_PLAN, 1)):
+        with pytest.raises(InvalidConfigError, match="another plan or seed"):
+            _checkpoint_dir(tmp_path, other, seed)

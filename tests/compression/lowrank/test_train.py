@@ -28,6 +28,8 @@ def _task(n=96, seed=0):
     ("sparsity", "l0", "hoyer, l1, hoyer2, none"), ("model", "vgg", "resnet20, smallcnn"),
     ("dataset", "mnist", "cifar10, fashion-mnist"), ("epochs", (1, 2), "three"),
     ("epochs", (1, -1, 1), "epochs"), ("init", "zeros", "svd, random"),
+    ("optimizer", "rmsprop", "adam, sgd"), ("schedule", "step", "constant, cosine, onecycle"),
+    ("weight_decay", -1e-4, "weight_decay"), ("finetune_lr", 0.0, "finetune_lr"),
 ])
 def test_config_rejects_bad_values_with_choices(field, value, match):
     with pytest.raises(InvalidConfigError, match=match):
@@ -92,3 +94,71 @@ def test_load_fashion_mnist_subset_is_class_balanced(shared_root):
     assert torch.bincount(small.y_test).tolist() == [5] * 10
     with pytest.raises(InvalidConfigError, match="test_subset=20000 exceeds the 10000 test"):
         load_image_task("fashion-mnist", root=shared_root, test_subset=20000)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def _bomb(after: int):
+    """A regularizer that adds nothing and raises on its ``after``-th call (a killed run)."""
+    calls = {"n": 0}
+
+    def reg(model):
+        calls["n"] += 1
+        if calls["n"] == after:
+            raise _Interrupt
+        return torch.zeros(()), {}
+    return reg
+
+
+SGD = {"batch_size": 16, "optimizer": "sgd", "schedule": "onecycle", "lr": 0.05,
+       "weight_decay": 5e-4}
+
+
+def _fresh():
+    from carbide.compression.lowrank import SmallBNCNN
+
+    torch.manual_seed(0)
+    return SmallBNCNN(num_classes=2)
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint_to_the_same_model(tmp_path):
+    task = _task()
+    whole = _fresh()
+    expected = train_epochs(whole, task, 3, **SGD)
+    killed = _fresh()
+    with pytest.raises(_Interrupt):  # 72 images / 16: 5 steps an epoch; dies in epoch 2
+        train_epochs(killed, task, 3, regularizer=_bomb(6), checkpoint=tmp_path / "c.pt", **SGD)
+    resumed = _fresh()
+    hist = train_epochs(resumed, task, 3, checkpoint=tmp_path / "c.pt", **SGD)
+    assert [h["loss"] for h in hist] == [h["loss"] for h in expected]
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+    again = _fresh()  # a finished checkpoint trains nothing and restores the model
+    assert train_epochs(again, task, 3, checkpoint=tmp_path / "c.pt", **SGD) == hist
+    assert torch.equal(again.state_dict()["conv1.weight"], whole.state_dict()["conv1.weight"])
+
+
+def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
+    task = _task()
+    train_epochs(_fresh(), task, 1, checkpoint=tmp_path / "c.pt", **SGD)
+    with pytest.raises(InvalidConfigError, match="another training"):
+        train_epochs(_fresh(), task, 1, checkpoint=tmp_path / "c.pt", **{**SGD, "lr": 0.1})
+
+
+@pytest.mark.parametrize(("kw", "match"), [({"optimizer": "lbfgs"}, "adam, sgd"),
+                                           ({"schedule": "linear"}, "onecycle")])
+def test_train_epochs_rejects_unknown_optimizer_or_schedule(kw, match):
+    with pytest.raises(InvalidConfigError, match=match):
+        train_epochs(_fresh(), _task(), 1, **kw)
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "onecycle"])
+def test_schedules_end_near_zero_and_sgd_learns(schedule):
+    task = _task()
+    model = _fresh()
+    hist = train_epochs(model, task, 3, **{**SGD, "schedule": schedule})
+    assert hist[-1]["loss"] < hist[0]["loss"]
+    assert all(h["seconds"] > 0 for h in hist)
+    assert evaluate(model, task.x_test, task.y_test) == 1.0
