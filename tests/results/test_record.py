@@ -13,6 +13,7 @@ from carbide.results import (
     Claim,
     Report,
     RunRecorder,
+    machine_note,
     markdown_table,
     read_results,
     subplots,
@@ -127,3 +128,28 @@ def test_report_puts_the_paper_claim_beside_ours():
     )
     assert "| ratio | >30x | 32x | yes | Cora |" in text
     assert "![accuracy](a.png)" in text
+
+
+def test_the_folder_is_made_only_when_a_file_is_written(tmp_path):
+    rec = RunRecorder(tmp_path / "run", system="demo", config={}, command="carbide demo")
+    assert not (tmp_path / "run").exists()  # a run failing here leaves nothing behind
+    rec.finish(metrics={}, report="hello")
+    assert (tmp_path / "run" / "results.json").is_file()
+
+
+def test_the_report_ends_with_the_load_the_run_saw(tmp_path, monkeypatch):
+    import os
+
+    loads = iter([(3.5, 2.0, 1.0), (0.25, 1.0, 1.0)])
+    monkeypatch.setattr(os, "getloadavg", lambda: next(loads))
+    result = RunRecorder(tmp_path, system="demo", config={}, command="c").finish(
+        metrics={}, report=Report("demo").paragraph("hello"))
+    assert result["versions"]["load_average"] == {"start": [3.5, 2.0, 1.0],
+                                                  "end": [0.25, 1.0, 1.0]}
+    last = (tmp_path / "report.md").read_text().rstrip("\n").splitlines()[-1]
+    assert "load average 3.5 at the start and 0.25 at the end" in last
+
+
+def test_machine_note_of_a_record_without_load_says_so():
+    note = machine_note({"versions": {"cpu_count": 2, "omp_num_threads": "1"}})
+    assert "2 cores" in note and "not recorded at the start" in note

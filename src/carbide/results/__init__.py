@@ -9,7 +9,14 @@ from __future__ import annotations
 from ._env import environment, package_versions
 from ._plots import subplots
 from ._progress import progress, progress_enabled, track
-from ._record import RESULT_KEYS, RunRecorder, current_command, read_results, to_jsonable
+from ._record import (
+    RESULT_KEYS,
+    RunRecorder,
+    current_command,
+    machine_note,
+    read_results,
+    to_jsonable,
+)
 from ._report import Claim, Report, format_value, markdown_table
 from ._repro import (
     SeedSummary,
@@ -34,6 +41,7 @@ __all__ = [
     "environment",
     "execute_repro",
     "format_value",
+    "machine_note",
     "markdown_table",
     "package_versions",
     "progress",

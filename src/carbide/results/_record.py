@@ -23,7 +23,8 @@ from ..exceptions import CarbideError, InvalidConfigError
 from ._env import environment
 from ._report import Report
 
-__all__ = ["RESULT_KEYS", "RunRecorder", "current_command", "read_results", "to_jsonable"]
+__all__ = ["RESULT_KEYS", "RunRecorder", "current_command", "machine_note", "read_results",
+           "to_jsonable"]
 
 RESULT_KEYS = (
     "system", "command", "config", "metrics", "rows", "versions", "started", "duration_s",
@@ -65,7 +66,9 @@ class RunRecorder:
     """Collects one run's record and writes it in the results-contract layout.
 
     Args:
-        out: the run's folder (created; an existing file there is an error).
+        out: the run's folder, created when the first file is written (so a run that fails
+            before writing anything leaves no folder behind); an existing file there is an
+            error.
         system: the system's CLI name, e.g. ``"bifeat"``.
         config: the run's configuration (a dataclass or a mapping).
         command: the command line (default: this process's, see :func:`current_command`).
@@ -87,11 +90,11 @@ class RunRecorder:
         self.out = Path(out)
         if self.out.exists() and not self.out.is_dir():
             raise InvalidConfigError(f"--out {self.out} is a file; give a folder for the results")
-        self.out.mkdir(parents=True, exist_ok=True)
         self.system = system
         self.config = to_jsonable(config)
         self.command = command if command is not None else current_command()
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self._load_start = _load_average()
         self._t0 = time.perf_counter()
         self.figures: list[Path] = []
 
@@ -127,7 +130,8 @@ class RunRecorder:
             "config": self.config,
             "metrics": to_jsonable(dict(metrics)),
             "rows": to_jsonable(list(rows)),
-            "versions": environment(),
+            "versions": {**environment(),
+                         "load_average": {"start": self._load_start, "end": _load_average()}},
             "started": self.started,
             "duration_s": round(time.perf_counter() - self._t0, 3),
         }
@@ -135,11 +139,38 @@ class RunRecorder:
             self.figures.extend(report.save_figures(self.out))
         text = report.render() if isinstance(report, Report) else str(report)
         with atomic_write(self.out / "report.md") as fh:
-            fh.write(text if text.endswith("\n") else text + "\n")
+            fh.write(text.rstrip("\n") + "\n\n" + machine_note(result) + "\n")
         payload = json.dumps(result, indent=2, allow_nan=False)
         with atomic_write(self.out / "results.json") as fh:
             fh.write(payload + "\n")
         return result
+
+
+def _load_average() -> list[float] | None:
+    """The 1-, 5- and 15-minute load averages (None where the OS has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def machine_note(result: Mapping[str, Any]) -> str:
+    """The report's last line: cores, threads and the load the run saw.
+
+    Timings in a report are only comparable with the load beside them: on a 2-core machine
+    a 1-minute load average above 2 means every timed figure was stretched by other work.
+    """
+    env = result.get("versions") or {}
+    load = env.get("load_average") or {}
+
+    def one(key: str) -> str:
+        values = load.get(key)
+        return "not recorded" if not values else f"{values[0]:g}"
+
+    return (f"_Machine: {env.get('cpu_count', '?')} cores, OMP_NUM_THREADS="
+            f"{env.get('omp_num_threads') or 'unset'}; 1-minute load average {one('start')} at "
+            f"the start and {one('end')} at the end of the run (timings above are stretched when "
+            f"it exceeds the core count)._")
 
 
 def read_results(out: str | os.PathLike[str]) -> dict[str, Any]:

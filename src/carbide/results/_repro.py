@@ -26,7 +26,7 @@ from typing import Any
 
 from .._io import atomic_write
 from ..exceptions import CarbideError, InvalidConfigError
-from ._record import RunRecorder, read_results, to_jsonable
+from ._record import RunRecorder, machine_note, read_results, to_jsonable
 from ._report import Report
 
 __all__ = [
@@ -196,7 +196,7 @@ def rerender(out: str | os.PathLike[str], *, plan_cls: type,
     report.save_figures(out)
     text = report.render()
     with atomic_write(Path(out) / "report.md") as fh:
-        fh.write(text if text.endswith("\n") else text + "\n")
+        fh.write(text.rstrip("\n") + "\n\n" + machine_note(data) + "\n")
     data["metrics"] = to_jsonable(dict(metrics))
     with atomic_write(Path(out) / "results.json") as fh:
         fh.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
