@@ -21,8 +21,9 @@ random statistics so that folding them is not trivial). For each profile:
 
 FLOPs reduction is the deployed model's (layers kept dense count dense FLOPs); ``rank_flops``
 is the reduction every SVD layer would give as a pair. Timing: one thread; per round every
-model is timed by :func:`fastest_call` (fastest of 8 blocks, interleaved); the figure is the
-median over ``--rounds`` rounds, printed with the load average. A stage (one batch size) runs
+model is timed by :func:`fastest_call` (fastest of 8 blocks, interleaved, in CPU time of the
+timing thread so that preemption by other processes is not counted); the figure is the median
+over ``--rounds`` rounds, printed with the load average. A stage (one batch size) runs
 in well under a minute; results go to ``--out`` (JSON) and the per-layer latency cache to
 ``--cache``, so stages can be run one by one and the table rebuilt with ``--table``.
 
@@ -94,6 +95,11 @@ def svd_model(ranks: dict[str, int]) -> torch.nn.Module:
     return model.eval()
 
 
+def _load() -> str:
+    with open("/proc/loadavg") as fh:
+        return fh.read().split()[0]
+
+
 def run_stage(batch: int, rounds: int, cache_path: str | None, names: list[str] | None
               ) -> list[dict]:
     cache = LatencyCache(cache_path)
@@ -127,12 +133,12 @@ def run_stage(batch: int, rounds: int, cache_path: str | None, names: list[str] 
     setup_s = time.perf_counter() - t
     x = torch.randn(batch, *SHAPE)
     times: dict[str, list[float]] = {k: [] for k in models}
-    load = [open("/proc/loadavg").read().split()[0]]
+    load = [_load()]
     for _ in range(rounds):
         got = fastest_call(list(models.values()), x, blocks=8, block_time=0.01)
-        for k, s in zip(models, got):
+        for k, s in zip(models, got, strict=True):
             times[k].append(s)
-    load.append(open("/proc/loadavg").read().split()[0])
+    load.append(_load())
     med = {k: statistics.median(v) for k, v in times.items()}
     rows = []
     for key, info in meta.items():

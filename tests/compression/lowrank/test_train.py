@@ -133,7 +133,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint_to_the_same_model(tmp_pa
     resumed = _fresh()
     hist = train_epochs(resumed, task, 3, checkpoint=tmp_path / "c.pt", **SGD)
     assert [h["loss"] for h in hist] == [h["loss"] for h in expected]
-    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     again = _fresh()  # a finished checkpoint trains nothing and restores the model
     assert train_epochs(again, task, 3, checkpoint=tmp_path / "c.pt", **SGD) == hist
