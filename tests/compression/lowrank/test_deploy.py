@@ -16,6 +16,7 @@ from carbide.compression.lowrank import (
     deploy,
     export_model,
     factorize_decisions,
+    fastest_call,
     prune_,
     resnet20,
     svd_layers,
@@ -186,3 +187,13 @@ def test_bad_options_are_refused():
     out = deploy(Untraceable(), (3, 4, 4), factorize="always", fold_bn=False,
                  channels_last=False)
     assert isinstance(out, Untraceable)
+
+
+def test_fastest_call_gives_one_positive_time_per_module_and_restores_threads():
+    before = torch.get_num_threads()
+    times = fastest_call([nn.Linear(4, 4), nn.Identity()], torch.randn(2, 4), blocks=2,
+                         block_time=1e-4)
+    assert len(times) == 2 and all(t > 0 for t in times)
+    assert torch.get_num_threads() == before
+    with pytest.raises(InvalidConfigError, match="blocks"):
+        fastest_call([nn.Identity()], torch.randn(1), blocks=0)
