@@ -3,7 +3,8 @@
 Keep each ``nn.Conv2d``/``nn.Linear`` as ``U diag(s) V^T`` (:func:`decompose`), train with an
 orthogonality regularizer on ``U``, ``V`` and a sparsity regularizer on ``s``
 (:class:`SVDRegularizer`), prune ranks by energy (:func:`prune_`) and export plain layers
-(:func:`compact`). Names load lazily (``import carbide`` stays light).
+(:func:`compact`; for CPU inference :func:`deploy`: factorize a layer only where
+it pays, fold batch norms, channels-last). Names load lazily (``import carbide`` stays light).
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ _LAZY = {
     "run_repro": ".repro",
     "ReproPlan": ".repro",
     "export_model": ".export",
+    "FACTORIZE": ".export",
+    "LatencyCache": ".export",
+    "deploy": ".export",
+    "factorize_decisions": ".export",
+    "fastest_call": ".export",
 }
 
 __all__ = sorted(_LAZY)

@@ -199,19 +199,27 @@ def layer_ranks(model: nn.Module) -> dict[str, tuple[int, int]]:
     return {n: (m.rank, m.full_rank) for n, m in svd_layers(model).items()}
 
 
-def compact(model: nn.Module, *, dense_if_cheaper: bool = True) -> nn.Module:
+def compact(model: nn.Module, *, dense_if_cheaper: bool = True,
+            factorize: dict[str, bool] | None = None) -> nn.Module:
     """A deployable copy of ``model`` made of ordinary ``nn.Conv2d`` / ``nn.Linear`` layers.
 
     Each SVD layer becomes an ``nn.Sequential`` of two plain layers of its kept rank (same
     outputs up to float rounding). With ``dense_if_cheaper`` (default), a layer whose kept rank
     is too high for the pair to save weights becomes one dense layer with the rebuilt weight
-    instead, so compaction never makes a layer bigger. ``model`` itself is not changed, and the
-    copy needs no carbide import to run or to pickle.
+    instead, so compaction never makes a layer bigger. ``factorize`` (layer name -> keep the
+    pair), when given, decides instead for the layers it names (see
+    :func:`~carbide.compression.lowrank.factorize_decisions`). ``model`` itself is not
+    changed (nor its training mode), and the copy needs no carbide import to run or to pickle.
+    For an inference copy whose latency follows its FLOPs see
+    :func:`~carbide.compression.lowrank.deploy`.
     """
     out = copy.deepcopy(model)
     for name, layer in list(svd_layers(out).items()):
-        plain = layer.to_dense() if dense_if_cheaper and not layer.low_rank_cheaper() else (
-            layer.to_dense_layers())
+        if factorize is not None and name in factorize:
+            pair = factorize[name]
+        else:
+            pair = not dense_if_cheaper or layer.low_rank_cheaper()
+        plain = layer.to_dense_layers() if pair else layer.to_dense()
         plain.train(layer.training)
         if name == "":
             return plain

@@ -14,7 +14,10 @@ One run of the plan:
 4. a dense model trained for the same epochs (stages 1 + 2), then, at the FLOPs of every Hoyer
    point: post-hoc truncated SVD and L1 filter pruning, each fine-tuned for the same epochs as
    stage 3; the dense model fine-tuned unpruned for those epochs is the accuracy reference;
-5. CPU latency (one thread) of every deployed model against the original.
+5. CPU latency (one thread) of every deployed model against the original, both through
+   :func:`~carbide.compression.lowrank.deploy` (per-layer pair or merged layer by measured
+   latency, batch norms folded, channels_last); ``deployed_flops_reduction`` is the FLOPs
+   reduction of what then runs.
 
 :func:`run_plan` trains and measures (rows; the last row, method ``original``, holds the
 untrained model's FLOPs, latency and the stage timings); :func:`render` makes the metrics,
@@ -171,7 +174,8 @@ def run_plan(plan: ReproPlan, *, seed: int = 0, root: Any = None, log=print,
     from ...exceptions import InvalidConfigError
     from ._decompose import compact, decompose
     from .baselines import prune_filters_to_flops, truncate_svd_to_flops
-    from .flops import count_params
+    from .export import LatencyCache, deploy
+    from .flops import count_flops, count_params
     from .models import build_model
     from .regularizers import SVDRegularizer
     from .train import (
@@ -275,12 +279,21 @@ def run_plan(plan: ReproPlan, *, seed: int = 0, root: Any = None, log=print,
                              matched_to=target["setting"]))
             log(f"{method} at x{target['flops_reduction']:.2f}: acc {acc:.4f}")
     t = time.perf_counter()
-    t0, times = compare_latency(original, deployed_models, shape, batch=plan.latency_batch,
+    # latency of the inference deployments (export.deploy: a layer stays a pair only where its
+    # measured latency at this batch pays, batch norms folded, channels_last), the original
+    # deployed the same way, so that the speedup is the pruning's alone
+    cache = LatencyCache()
+    inference = [deploy(m, shape, batch=plan.latency_batch, cache=cache)
+                 for m in deployed_models]
+    t0, times = compare_latency(deploy(original, shape, batch=plan.latency_batch), inference,
+                                shape, batch=plan.latency_batch,
                                 min_run_time=plan.latency_time, rounds=plan.latency_rounds)
     for r in rows:
         if "_model" in r:
-            t1 = times[r.pop("_model")]
-            r.update(latency_ms=t1 * 1e3, latency_speedup=t0 / t1)
+            i = r.pop("_model")
+            t1 = times[i]
+            r.update(latency_ms=t1 * 1e3, latency_speedup=t0 / t1,
+                     deployed_flops_reduction=f0 / count_flops(inference[i], shape))
     timings["latency_s"] = time.perf_counter() - t
     timings["train_s"] = sum(v for k, v in timings.items() if k.endswith("_train_s"))
     timings["total_s"] = time.perf_counter() - t_start  # this invocation (resumed runs: less)
@@ -391,6 +404,7 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
         metrics[f"{key}_acc_at_ref"] = r["test_acc"] if r else None
     if hoyer is not None:
         metrics["hoyer_latency_speedup_at_ref"] = hoyer["latency_speedup"]
+        metrics["hoyer_deployed_flops_reduction_at_ref"] = hoyer.get("deployed_flops_reduction")
 
     def fmt(r: dict[str, Any] | None) -> str:
         if r is None:
@@ -422,7 +436,11 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
         f"pruning of a dense model trained for the same {plan.epochs[0] + plan.epochs[1]} "
         f"epochs, each fine-tuned {plan.epochs[2]} epochs. The dense reference is that model "
         f"fine-tuned unpruned for the same epochs: {100 * ref_acc:.2f}%. Latency: median CPU "
-        f"time of a batch of {plan.latency_batch}, one thread, torch.utils.benchmark.")
+        f"time of a batch of {plan.latency_batch}, one thread, torch.utils.benchmark, of each "
+        f"model and of the original deployed alike for inference (a layer stays factorized "
+        f"only where its measured latency pays, else its factors are merged; batch norms "
+        f"folded; channels_last); 'deployed_flops_reduction' is the FLOPs reduction of what "
+        f"then runs, 'flops_reduction' that of the kept ranks.")
     report.claims([
         Claim("FLOPs reduction at baseline accuracy (ResNet-20, CIFAR-10, channel-wise Hoyer)",
               "about 2.2x", fmt(hoyer),
@@ -461,7 +479,8 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
                      "(bisection on the energy / the filter fraction), then fine-tuned.")
     report.heading("All points")
     table = [{k: r.get(k) for k in ("method", "setting", "test_acc", "flops_reduction",
-                                    "params_reduction", "latency_speedup", "latency_ms")}
+                                    "params_reduction", "deployed_flops_reduction",
+                                    "latency_speedup", "latency_ms")}
              for r in rows]
     report.table(table)
     report.figure(_accuracy_figure(rows, ref_acc), "accuracy_vs_flops.png",

@@ -291,13 +291,21 @@ def measure_latency(model: nn.Module, input_shape: Sequence[int], *, batch: int 
         batch: images per forward pass.
         threads: torch intra-op threads while timing (1 = a reproducible single-core figure).
         min_run_time: seconds of measurement (``blocked_autorange``).
+
+    With one thread the clock is the timing thread's CPU time (:func:`time.thread_time`), so
+    on a shared machine the time spent preempted by other processes is not counted; with more
+    threads it is wall time.
     """
+    import time
+    import timeit
+
     from torch.utils import benchmark
 
     model = copy.deepcopy(model).cpu().eval()
     x = torch.randn(batch, *input_shape)
+    clock = time.thread_time if threads == 1 else timeit.default_timer
     timer = benchmark.Timer(stmt="model(x)", globals={"model": model, "x": x},
-                            num_threads=threads, setup="import torch")
+                            num_threads=threads, setup="import torch", timer=clock)
     with torch.no_grad():
         return float(timer.blocked_autorange(min_run_time=min_run_time).median)
 
