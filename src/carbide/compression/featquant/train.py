@@ -433,6 +433,9 @@ def train_node_classifier(
                                  weight_decay=config.weight_decay)
     y_dev = y.to(device)
 
+    # one untimed gather first: it compiles (or loads) the fused numba kernel of quantized
+    # features, which must not count in the first epoch's gather time
+    features.gather(torch.zeros(1, dtype=torch.long), device=device)
     history: list[dict[str, Any]] = []
     best = {"val": -1.0, "test": float("nan"), "epoch": 0, "state": None}
     bar = progress_bar() if progress else contextlib.nullcontext()

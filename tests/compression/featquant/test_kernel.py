@@ -1,0 +1,124 @@
+"""The fused numba gather kernel against the torch path: equal bit for bit, same errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from carbide.compression.featquant import quantize
+from carbide.compression.featquant._kernel import (
+    ENV_VAR,
+    compile_kernels,
+    numba_available,
+    resolve_kernel,
+)
+from carbide.compression.featquant._vq import vq_fit
+from carbide.exceptions import InvalidConfigError, MissingDependencyError
+
+needs_numba = pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+
+SETTINGS = ([{"method": "sq", "bits": b} for b in (1, 2, 4, 8, 16)]
+            + [{"method": "vq", "width": w, "codebook": k}
+               for w, k in ((8, 16), (16, 64), (5, 32), (16, 300))])
+
+
+def _x(n=700, d=37, seed=0):
+    x = torch.randn((n, d), generator=torch.Generator().manual_seed(seed))
+    x[::7, 3:20] = 0.0  # exact zeros: zero codes and zero VQ sub-vectors
+    return x
+
+
+@pytest.fixture(scope="module")
+def feats():
+    x = _x()
+    return {str(kw): quantize(x, **kw) for kw in SETTINGS}
+
+
+def _bits(t):
+    return t.contiguous().view(torch.int32)
+
+
+@needs_numba
+@pytest.mark.parametrize("kw", SETTINGS, ids=str)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_numba_equals_torch_bit_for_bit(feats, kw, threads):
+    q = feats[str(kw)]
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        idx = torch.randint(-700, 700, (64 * 3 + 5,), generator=torch.Generator().manual_seed(1))
+        for index in (idx, idx.to(torch.int32), torch.tensor([5]), torch.arange(700)):
+            a = q.gather(index, kernel="numba")
+            b = q.gather(index, kernel="torch")
+            assert a.dtype == torch.float32 and a.shape == (index.numel(), 37)
+            assert a.is_contiguous() and torch.equal(_bits(a), _bits(b))
+        out = torch.full((idx.numel(), 37), float("nan"))
+        assert q.gather(idx, out=out, kernel="numba") is out
+        assert torch.equal(_bits(out), _bits(q.gather(idx, kernel="torch")))
+        strided = torch.empty((37, idx.numel())).T  # a non-contiguous out is filled too
+        assert torch.equal(_bits(q.gather(idx, out=strided, kernel="numba")), _bits(out))
+    finally:
+        torch.set_num_threads(before)
+
+
+@needs_numba
+def test_empty_index_and_errors_are_the_same_on_both_paths(feats):
+    q = feats[str(SETTINGS[0])]
+    for kernel in ("numba", "torch"):
+        assert q.gather(torch.tensor([], dtype=torch.long), kernel=kernel).shape == (0, 37)
+        with pytest.raises(IndexError, match=r"index 700 is out of range for 700 rows"):
+            q.gather(torch.tensor([1, 700]), kernel=kernel)
+        with pytest.raises(IndexError, match="-701"):
+            q.gather(torch.tensor([-701], dtype=torch.int32), kernel=kernel)
+        with pytest.raises(InvalidConfigError, match="out must be float32"):
+            q.gather(torch.tensor([1]), out=torch.empty(2, 37), kernel=kernel)
+
+
+def test_kernel_choice_argument_and_environment(monkeypatch):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert resolve_kernel(None) == ("numba" if numba_available() else "torch")
+    assert resolve_kernel("torch") == "torch"
+    monkeypatch.setenv(ENV_VAR, "torch")
+    assert resolve_kernel(None) == "torch"
+    monkeypatch.setenv(ENV_VAR, "cuda")
+    with pytest.raises(InvalidConfigError, match=f"{ENV_VAR}='cuda'.*auto, numba, torch"):
+        resolve_kernel(None)
+    with pytest.raises(InvalidConfigError, match="kernel='fast'"):
+        quantize(_x(50, 8), "sq", bits=2).gather(torch.tensor([1]), kernel="fast")
+
+
+def test_asking_for_numba_without_it_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` now raises ImportError
+    with pytest.raises(MissingDependencyError, match=r'pip install "carbide\[graph\]"'):
+        resolve_kernel("numba")
+
+
+@needs_numba
+def test_compile_kernels_keeps_the_thread_count():
+    before = torch.get_num_threads()
+    compile_kernels()
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("kmeans", ["faiss", "torch"])
+def test_vq_fitters_recover_clusters_and_are_deterministic(kmeans):
+    pytest.importorskip("faiss") if kmeans == "faiss" else None
+    gen = torch.Generator().manual_seed(0)
+    centres = torch.randn((4, 8), generator=gen) * 5
+    x = centres[torch.randint(4, (400,), generator=gen)] + 0.01 * torch.randn((400, 8),
+                                                                            generator=gen)
+    a, za = vq_fit(x, 8, 4, kmeans=kmeans, seed=3)
+    b, zb = vq_fit(x, 8, 4, kmeans=kmeans, seed=3)
+    assert torch.equal(a, b) and torch.equal(za, zb) and not bool(za.any())
+    # every true centre has a fitted centre within the noise
+    dist = torch.cdist(centres, a[0])
+    assert float(dist.min(dim=1).values.max()) < 0.1
+    q = quantize(x, "vq", width=8, codebook=4, kmeans=kmeans)
+    assert float((q.dequantize() - x).abs().max()) < 0.1
+
+
+def test_vq_fitter_name_is_checked():
+    with pytest.raises(InvalidConfigError, match="unknown VQ k-means 'sklearn'"):
+        vq_fit(_x(50, 8), 8, 4, kmeans="sklearn")
