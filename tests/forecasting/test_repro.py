@@ -20,16 +20,58 @@ from carbide.forecasting.train import TrainConfig  # noqa: E402
 TINY = dataclasses.replace(
     QUICK_PLAN, ages=(1, 6, 12, 18, 24), windows=(6,), compare_ages=(1, 12, 24),
     compare_window=6, mmse_ages=(1, 6, 12, 18, 24), markov_ages=(1, 12), markov_repeats=3,
-    train=TrainConfig(model="mlp", epochs=4, patience=2), ar1_n=3000,
-    compare_train=TrainConfig(model="lstm", epochs=3, patience=2))
+    train=TrainConfig(model="mlp", epochs=4, patience=2, max_train=3000), ar1_n=3000,
+    compare_train=TrainConfig(model="lstm", epochs=3, patience=2, max_train=1000),
+    joint_max_train=3000, mmse_max_samples=3000, seeds=2)
 
 
 def test_plans_cover_the_issue():
-    assert FULL_PLAN.ages == tuple(range(1, 49)) and FULL_PLAN.windows == (6, 12, 24)
+    assert FULL_PLAN.ages == (1, *range(3, 49, 3)) and {6, 12} <= set(FULL_PLAN.windows)
     assert FULL_PLAN.train.model == "lstm" and FULL_PLAN.train.lr == 1e-3
     assert set(QUICK_PLAN.windows) == {6, 12, 24} and {12, 24} <= set(QUICK_PLAN.ages)
-    assert 0 < QUICK_PLAN.expected_minutes <= 2 < FULL_PLAN.expected_minutes
+    assert 0 < QUICK_PLAN.expected_minutes <= 2 < FULL_PLAN.expected_minutes <= 20
     assert dict(QUICK_PLAN.hetero_offsets)  # heterogeneous ages differ per feature
+    assert FULL_PLAN.seeds >= 5 and QUICK_PLAN.seeds >= 2
+    # the comparison reuses the sweep's per-age models: its ages and window are swept
+    assert FULL_PLAN.compare_train is None and FULL_PLAN.compare_window in FULL_PLAN.windows
+    assert set(FULL_PLAN.compare_ages) <= set(FULL_PLAN.ages)
+
+
+def test_a_stage_on_disk_is_reused_and_another_plans_is_refused(tmp_path, monkeypatch):
+    from carbide.exceptions import CarbideError
+    from carbide.forecasting import repro
+
+    rows = [{"study": "ar1", "age": 1, "true_mmse": 0.19, "mmse_estimate": 0.2}]
+    (tmp_path / "seed3.json").write_text(json.dumps(
+        {"seed": 3, "plan": repro._stage_plan(TINY), "rows": rows}))
+
+    def boom(*a, **k):
+        raise AssertionError("a stage on disk was measured again")
+
+    monkeypatch.setattr(repro, "_run_seed", boom)
+    got = repro.run_plan(dataclasses.replace(TINY, seeds=1), seed=3, stages=tmp_path)
+    assert got == [{**rows[0], "seed": 3}]
+    # the seed count is not part of a stage's plan; the training recipe is
+    assert repro.run_stage(dataclasses.replace(TINY, seeds=7), seed=3, stages=tmp_path) == rows
+    with pytest.raises(CarbideError, match="seed3.json holds the stage of another plan"):
+        repro.run_stage(dataclasses.replace(TINY, markov_repeats=4), seed=3, stages=tmp_path)
+
+
+def test_seed_summaries_of_a_claim_figure():
+    from carbide.forecasting.repro import _fall_per_seed, _fmt, _summary
+
+    def rows(v12, v24):
+        return {"single": [{"window": 6, "age": 12, "train_mse": v12},
+                           {"window": 6, "age": 24, "train_mse": v24}]}
+
+    stretch = {"window": 6, "curve": "train_mse", "peak_age": 12, "trough_age": 24}
+    falls = _fall_per_seed([rows(0.6, 0.3), rows(0.5, 0.3), rows(0.7, 0.3)], "single", stretch)
+    assert falls == pytest.approx([0.3, 0.2, 0.4])
+    sm = _summary(falls)
+    assert sm.n == 3 and sm.mean == pytest.approx(0.3) and sm.std == pytest.approx(0.1)
+    assert sm.ci95_low == pytest.approx(0.3 - 4.303 * 0.1 / 3 ** 0.5)
+    assert "0.300 ± 0.100" in _fmt(sm) and "3 seeds" in _fmt(sm)
+    assert _fmt(None) == "not measured"
 
 
 def test_stretches_table_per_window_and_curve():
@@ -65,6 +107,11 @@ def test_repro_on_a_reduced_plan_writes_every_study(tmp_path, shared_root):
         assert (tmp_path / png).stat().st_size > 1000
     report = (tmp_path / "report.md").read_text()
     assert "Where and why the curve is non-monotone" in report and "holds here" in report
+    # two seeds, each a stage; every claim figure summarized over them
+    assert m["seeds"] == [0, 1] and {r["seed"] for r in res["rows"]} == {0, 1}
+    assert sorted(p.name for p in (tmp_path / "stages").iterdir()) == ["seed0.json",
+                                                                      "seed1.json"]
+    assert m["over_seeds"]["age_input_gain"]["n"] == 2 and "(95 % CI" in report
     assert not re.search(r"\b(nan|inf)\b", report, re.I)
     json.dumps(res)
     # the report is a pure function of the rows: re-rendering reproduces it exactly

@@ -28,7 +28,8 @@ def test_bench_reports_the_issue_metrics(tmp_path):
     run = carbide("elasticbroker", "bench", *TINY, "--reps", "1", "--out", str(tmp_path / "b"))
     assert run.returncode == 0, run.stderr
     m = json.loads((tmp_path / "b" / "results.json").read_text())["metrics"]
-    for key in ("slowdown_vs_nowrite", "slowdown_vs_file", "throughput_mb_s", "raw_redis_mb_s",
+    for key in ("slowdown_vs_nowrite", "slowdown_vs_file", "slowdown_vs_file_fsync",
+                "mlups_none", "throughput_mb_s", "raw_redis_mb_s",
                 "e2e_latency_p50_s", "e2e_latency_p95_s", "dominant_freq", "fft_freq"):
         assert key in m and m[key] == m[key]  # present and not NaN
     assert m["raw_redis_mb_s"] > 0 and m["slowdown_vs_nowrite"] > 0
@@ -63,3 +64,9 @@ def test_replay_streams_the_openfoam_snapshots(tmp_path, shared_root):
     # 20 snapshots, window 10, hop 5 -> 3 windows in each of 2 regions
     assert res["metrics"]["windows"] == 6
     assert all(0 <= r["error"] < 0.5 for r in res["rows"])
+
+
+def test_unknown_stage_names_the_plans_stages(tmp_path):
+    run = carbide("elasticbroker", "stage", "ranks3", "--out", str(tmp_path / "x"))
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert "unknown stage 'ranks3'" in run.stderr and "ranks8" in run.stderr

@@ -204,3 +204,31 @@ def test_strouhal_of_a_pure_sinusoid():
     t = np.arange(4000)
     sig = np.sin(2 * np.pi * 0.0025 * t)
     assert strouhal(sig, 1.0, 8.0, 0.1, transient=0.25) == pytest.approx(0.2, rel=1e-3)
+
+
+def test_warm_state_continues_exactly_where_the_warm_up_stopped(tmp_path):
+    from carbide.insitu.simulate import _load_slab, warm_state
+
+    flow = {"nx": 40, "ny": 16, "radius": 2, "u_in": 0.1, "reynolds": 20}
+    path = warm_state(flow, 30, tmp_path / "warm.npz")
+    ref = LBMCylinder(CylinderFlow(**flow))
+    ref.step(35)
+    sim = LBMCylinder(CylinderFlow(**flow))
+    _load_slab(sim, str(path))
+    assert sim.time == 30
+    sim.step(5)
+    np.testing.assert_array_equal(sim.snapshot("vorticity"), ref.snapshot("vorticity"))
+    other = LBMCylinder(CylinderFlow(**{**flow, "nx": 48}))
+    with pytest.raises(InvalidConfigError, match="has 40 columns, the flow has 48"):
+        _load_slab(other, str(path))
+
+
+@pytest.mark.parametrize("fsync", [False, True])
+def test_file_sink_writes_each_snapshot_as_npy(tmp_path, fsync):
+    from carbide.insitu.simulate import FileSink
+
+    sink = FileSink(tmp_path, rank=3, fsync=fsync)
+    a = np.arange(12.0).reshape(3, 4)
+    sink(10, a)
+    back = np.load(tmp_path / "rank3" / "step10.npy")
+    assert back.dtype == np.float32 and np.array_equal(back, a) and sink.bytes == 48

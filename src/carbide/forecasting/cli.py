@@ -103,3 +103,25 @@ add_repro_commands(
     help="Loss vs age on PV system 50, the MMSE curve, per-age vs joint vs joint+age.",
     summary=lambda m: (f"per-age {m['per_age_test_mse']:.4f}, joint {m['joint_test_mse']:.4f}, "
                        f"joint+age {m['joint_age_input_test_mse']:.4f}"))
+
+
+@aoi.command("stage")
+@click.option("--quick", is_flag=True, help="A stage of the quick plan.")
+@click.option("--seed", type=click.IntRange(min=0), required=True,
+              help="The seed whose stage to run.")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="The reproduction's folder (the stage goes to OUT/stages/seed<SEED>.json).")
+@click.option("--root", default=None, type=click.Path(file_okay=False),
+              help="Data root (default: $CARBIDE_DATA).")
+def stage(quick: bool, seed: int, out: str, root: str | None) -> None:
+    """Run one seed of the reproduction as a resumable stage (skipped when present);
+    `carbide aoi repro --out OUT` then uses every stage it finds."""
+    from pathlib import Path
+
+    from .repro import FULL_PLAN, QUICK_PLAN, run_stage
+
+    path = Path(out) / "stages" / f"seed{seed}.json"
+    existed = path.exists()
+    run_stage(QUICK_PLAN if quick else FULL_PLAN, seed=seed, root=root,
+              stages=Path(out) / "stages")
+    click.echo(f"{'kept' if existed else 'wrote'} {path}")

@@ -123,7 +123,8 @@ def bench(reps, out, **kw) -> None:
 
     m = record_bench(_config(**kw), out, reps=reps)["metrics"]
     click.echo(f"slowdown vs no output x{m['slowdown_vs_nowrite']:.3f}, vs files "
-               f"x{m['slowdown_vs_file']:.3f} (analysis live: "
+               f"x{m['slowdown_vs_file']:.3f} (page cache), "
+               f"x{m['slowdown_vs_file_fsync']:.3f} (fsync per step) (analysis live: "
                f"x{m['slowdown_live_vs_nowrite']:.3f}); broker {m['broker_mb_s']:.0f} MB/s vs "
                f"raw Redis {m['raw_redis_mb_s']:.0f} MB/s; e2e p50 "
                f"{m['e2e_latency_p50_s']:.2f} s, p95 {m['e2e_latency_p95_s']:.2f} s; DMD "
@@ -132,7 +133,29 @@ def bench(reps, out, **kw) -> None:
 
 add_repro_commands(
     elasticbroker, "elasticbroker",
-    help="Slowdown, QoS, DMD vs FFT, ranks 1-2, OpenFOAM replay (+ Spark in the full plan).",
+    help="Slowdown vs no output and files (page cache, fsync), QoS, DMD vs FFT, ranks 1-8, "
+         "OpenFOAM replay (+ Spark in the full plan).",
     summary=lambda m: (f"slowdown vs no output x{m['slowdown_vs_nowrite']:.3f}, vs files "
                        f"x{m['slowdown_vs_file']:.3f}; St {m['strouhal_dmd']:.3f} (DMD) vs "
                        f"{m['strouhal_fft']:.3f} (FFT)"))
+
+
+@elasticbroker.command("stage")
+@click.argument("name")
+@click.option("--quick", is_flag=True, help="A stage of the quick plan.")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="The reproduction's folder (the stage goes to OUT/stages/NAME.json).")
+@click.option("--root", default=None, type=click.Path(file_okay=False),
+              help="Data root (default: $CARBIDE_DATA).")
+def stage(name: str, quick: bool, out: str, root: str | None) -> None:
+    """Run one stage of the reproduction (ranks<P>, spark or replay; skipped when present);
+    `carbide elasticbroker repro --out OUT` then uses every stage it finds."""
+    from pathlib import Path
+
+    from .repro import FULL_PLAN, QUICK_PLAN, run_stage
+
+    path = Path(out) / "stages" / f"{name}.json"
+    existed = path.exists()
+    run_stage(QUICK_PLAN if quick else FULL_PLAN, name, root=root,
+              stages=Path(out) / "stages")
+    click.echo(f"{'kept' if existed else 'wrote'} {path}")

@@ -228,7 +228,8 @@ def _run_spark(cfg: InsituConfig, endpoint: str, regions: list[int], sim_kwargs:
 
 
 def run_insitu(cfg: InsituConfig, out: str | Path, *, prefix: str = PREFIX,
-               timeout_s: float = 1800, defer_analysis: bool = False) -> dict[str, Any]:
+               timeout_s: float = 1800, defer_analysis: bool = False,
+               state: str | Path | None = None) -> dict[str, Any]:
     """Run the broker + analysis pipeline once (see the module docstring).
 
     The configuration (engine, endpoints, Spark's runtime) is checked before the embedded
@@ -239,7 +240,8 @@ def run_insitu(cfg: InsituConfig, out: str | Path, *, prefix: str = PREFIX,
     ends and the streams hold every snapshot meanwhile: the simulation then pays only for the
     broker, as when the analysis runs on other machines (the paper's cloud). On one small
     machine a live analysis competes with the simulation for the same cores, which is a
-    different cost; measure both.
+    different cost; measure both. ``state``: a :func:`~.simulate.warm_state` file the ranks
+    start from instead of running ``cfg.warmup`` steps.
 
     Returns:
         ``{"sim": simulation summary, "broker": BrokerStats dict, "windows": [per window],
@@ -271,7 +273,7 @@ def run_insitu(cfg: InsituConfig, out: str | Path, *, prefix: str = PREFIX,
         sim_kwargs = dict(ranks=cfg.ranks, steps=cfg.steps, warmup=cfg.warmup, every=cfg.every,
                           output="broker", out=out, flow=cfg.flow, field=cfg.field,
                           endpoints=endpoints, regions=cfg.regions, stride=cfg.stride,
-                          maxlen=maxlen, queue_size=cfg.queue_size)
+                          maxlen=maxlen, queue_size=cfg.queue_size, state=state)
         window_kw = dict(window=cfg.window, stride=cfg.window_stride, rank=cfg.rank)
         batches: list[dict[str, Any]] = []
         if cfg.engine == "local":
@@ -313,15 +315,22 @@ def run_insitu(cfg: InsituConfig, out: str | Path, *, prefix: str = PREFIX,
             "batches": batches, "metrics": metrics, "results": results}
 
 
-def run_baselines(cfg: InsituConfig, out: str | Path) -> dict[str, dict[str, Any]]:
-    """The same simulation with no output and with per-rank ``.npy`` file output."""
+def run_baselines(cfg: InsituConfig, out: str | Path, *,
+                  outputs: tuple[str, ...] = ("none", "file", "file_fsync"),
+                  state: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """The same simulation with no output and with per-rank ``.npy`` file output, into the
+    page cache (``file``) and ``fsync``-ed per output step (``file_fsync``)."""
     from .simulate import launch_simulation
 
     runs = {}
-    for output in ("none", "file"):
+    for output in outputs:
         runs[output] = launch_simulation(ranks=cfg.ranks, steps=cfg.steps, warmup=cfg.warmup,
                                          every=cfg.every, output=output, out=Path(out),
-                                         flow=cfg.flow, field=cfg.field)
+                                         flow=cfg.flow, field=cfg.field, state=state)
+        if output.startswith("file"):  # the next run must not pay for this one's files
+            import shutil
+
+            shutil.rmtree(Path(out) / f"files-{output}", ignore_errors=True)
     return runs
 
 
@@ -371,32 +380,50 @@ def _median(xs: list[float]) -> float:
 
 def measure(cfg: InsituConfig, *, reps: int = 1, out: str | Path | None = None,
             on_rep: Any = None) -> dict[str, Any]:
-    """Time the simulation with no output, file output and the broker (``reps`` runs each,
-    medians), and the transport ceiling; the ``carbide elasticbroker bench`` metrics.
+    """Time the simulation with no output, file output (page cache and ``fsync`` per step)
+    and the broker (``reps`` runs each, interleaved, medians), and the transport ceiling; the
+    ``carbide elasticbroker bench`` metrics.
 
-    The broker runs twice per repetition: with the analysis deferred until the simulation ends
-    (``broker``: what the simulation pays for streaming when the analysis runs elsewhere, the
-    paper's setting; ``slowdown_vs_*`` use it) and with the analysis live on the same machine
-    (``broker_live``: latencies come from it; ``slowdown_live_vs_nowrite``). ``on_rep`` is
-    called after each repetition (progress).
+    The warm-up (``cfg.warmup`` steps) runs once, serially, into a
+    :func:`~.simulate.warm_state` file (kept in the temporary folder, keyed by flow and
+    warm-up, so every rank count reuses it) that every run starts from. The broker runs twice per
+    repetition: with the analysis deferred until the simulation ends (``broker``: what the
+    simulation pays for streaming when the analysis runs elsewhere, the paper's setting;
+    ``slowdown_vs_*`` use it) and with the analysis live on the same machine (``broker_live``:
+    end-to-end latencies come from it; ``slowdown_live_vs_nowrite``). ``on_rep`` is called
+    after each repetition (progress).
 
     Returns:
-        ``{"metrics": {...}, "runs": {"none": [...], "file": [...], "broker": [...]},
-        "last": the last broker run (see :func:`~carbide.insitu.experiment.run_insitu`)}``.
+        ``{"metrics": {...}, "runs": {"none": [...], "file": [...], "file_fsync": [...],
+        "broker": [...], "broker_live": [...]}, "last": the last live broker run (see
+        :func:`~carbide.insitu.experiment.run_insitu`)}``. Metrics include per-step times and
+        slowdowns of every mode, ``mlups_*`` (million lattice-node updates per second: the
+        simulation's throughput), ``throughput_mb_s`` (broker MB/s over all ranks),
+        ``put_latency_mean_s`` (simulation side) and the end-to-end latencies.
     """
     from .server import EmbeddedRedis
+    from .simulate import warm_state
 
     work = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="carbide-eb-bench-"))
-    runs: dict[str, list[dict[str, Any]]] = {"none": [], "file": [], "broker": [],
-                                             "broker_live": []}
+    state = None
+    if cfg.warmup:  # one warm state per flow and warm-up, shared by every rank count
+        import hashlib
+        import json
+
+        key = hashlib.sha256(json.dumps([cfg.flow, cfg.warmup], sort_keys=True).encode())
+        state = Path(tempfile.gettempdir()) / f"carbide-eb-warm-{key.hexdigest()[:16]}.npz"
+        if not state.exists():
+            warm_state(cfg.flow, cfg.warmup, state)
+    runs: dict[str, list[dict[str, Any]]] = {"none": [], "file": [], "file_fsync": [],
+                                             "broker": [], "broker_live": []}
     last = None
     for rep in range(reps):
-        base = run_baselines(cfg, work / f"rep{rep}")
-        runs["none"].append(base["none"])
-        runs["file"].append(base["file"])
-        deferred = run_insitu(cfg, work / f"rep{rep}", defer_analysis=True)
+        base = run_baselines(cfg, work / f"rep{rep}", state=state)
+        for k, v in base.items():
+            runs[k].append(v)
+        deferred = run_insitu(cfg, work / f"rep{rep}", defer_analysis=True, state=state)
         runs["broker"].append({**deferred["sim"], "metrics": deferred["metrics"]})
-        last = run_insitu(cfg, work / f"rep{rep}")
+        last = run_insitu(cfg, work / f"rep{rep}", state=state)
         runs["broker_live"].append({**last["sim"], "metrics": last["metrics"]})
         if on_rep is not None:
             on_rep()
@@ -411,21 +438,23 @@ def measure(cfg: InsituConfig, *, reps: int = 1, out: str | Path | None = None,
     raw, put = _median(raws), _median(puts)
     bm = [r["metrics"] for r in runs["broker_live"]]
     bd = [r["metrics"] for r in runs["broker"]]
+    nodes = nx * ny / 1e6
     metrics = {
         "ranks": cfg.ranks,
-        "time_per_step_none_s": per_step["none"],
-        "time_per_step_file_s": per_step["file"],
-        "time_per_step_broker_s": per_step["broker"],
-        "time_per_step_broker_live_s": per_step["broker_live"],
+        **{f"time_per_step_{k}_s": v for k, v in per_step.items()},
+        **{f"mlups_{k}": nodes / v for k, v in per_step.items()},
         "slowdown_vs_nowrite": per_step["broker"] / per_step["none"],
         "slowdown_vs_file": per_step["broker"] / per_step["file"],
+        "slowdown_vs_file_fsync": per_step["broker"] / per_step["file_fsync"],
         "slowdown_live_vs_nowrite": per_step["broker_live"] / per_step["none"],
         "file_slowdown_vs_nowrite": per_step["file"] / per_step["none"],
+        "file_fsync_slowdown_vs_nowrite": per_step["file_fsync"] / per_step["none"],
         "throughput_mb_s": _median([m["throughput_mb_s"] for m in bd]),
         "throughput_live_mb_s": _median([m["throughput_mb_s"] for m in bm]),
         "broker_mb_s": put,
         "raw_redis_mb_s": raw,
-        "put_latency_mean_s": _median([m["put_latency_mean_s"] for m in bm]),
+        "put_latency_mean_s": _median([m["put_latency_mean_s"] for m in bd]),
+        "put_latency_live_mean_s": _median([m["put_latency_mean_s"] for m in bm]),
         "e2e_latency_p50_s": _median([m["e2e_latency_p50_s"] for m in bm]),
         "e2e_latency_p95_s": _median([m["e2e_latency_p95_s"] for m in bm]),
         "result_lag_p50_s": _median([m["result_lag_p50_s"] for m in bm]),
@@ -433,8 +462,19 @@ def measure(cfg: InsituConfig, *, reps: int = 1, out: str | Path | None = None,
         "dominant_freq": _median([m["dominant_freq"] for m in bm]),
         "fft_freq": _median([m["fft_freq"] for m in bm]),
         "snapshot_mb": shape[0] * shape[1] * 4 / 1e6,
+        "reps": reps,
+        "loadavg": _loadavg(),
+        "cpus": os.cpu_count(),
     }
     return {"metrics": metrics, "runs": runs, "last": last}
+
+
+def _loadavg() -> float | None:
+    """The 1-minute load average (Linux), to print beside timings."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 @dataclass(frozen=True)

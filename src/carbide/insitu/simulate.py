@@ -10,7 +10,10 @@ Outputs (``output=``):
 
 - ``none``: no output (the baseline the slowdown is measured against);
 - ``file``: each rank writes its slab as ``.npy`` every ``every`` steps
-  (``<dir>/rank<r>/step<s>.npy``, the per-rank file output of an HPC code);
+  (``<dir>/rank<r>/step<s>.npy``, the per-rank file output of an HPC code) into the page
+  cache: the kernel writes it back later, so this is a lower bound on the cost of files;
+- ``file_fsync``: the same files, each ``fsync``-ed before the step goes on (the data on
+  disk, as a parallel file system's clients wait for their servers: an upper-end cost);
 - ``broker``: :class:`~carbide.insitu.broker.Broker` puts to the Redis endpoints.
 """
 
@@ -31,23 +34,65 @@ import numpy as np
 from .._validate import check_int
 from ..exceptions import CarbideError, InvalidConfigError, MissingDependencyError
 
-__all__ = ["OUTPUTS", "FileSink", "launch_simulation", "mpiexec_path"]
+__all__ = ["OUTPUTS", "FileSink", "launch_simulation", "mpiexec_path", "warm_state"]
 
-OUTPUTS = ("none", "file", "broker")
+OUTPUTS = ("none", "file", "file_fsync", "broker")
 
 
 class FileSink:
-    """Per-rank ``.npy`` output: ``<directory>/rank<r>/step<s>.npy``."""
+    """Per-rank ``.npy`` output: ``<directory>/rank<r>/step<s>.npy``.
 
-    def __init__(self, directory: str | os.PathLike[str], rank: int):
+    Args:
+        directory: the output folder. rank: this rank.
+        fsync: ``fsync`` each file before returning (default ``False``: the page cache).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], rank: int, *, fsync: bool = False):
         self.directory = Path(directory) / f"rank{rank}"
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.fsync = fsync
         self.bytes = 0
 
     def __call__(self, step: int, array: np.ndarray) -> None:
         data = np.ascontiguousarray(array, dtype=np.float32)
-        np.save(self.directory / f"step{step}.npy", data)
+        with open(self.directory / f"step{step}.npy", "wb") as fh:
+            np.save(fh, data)
+            if self.fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
         self.bytes += data.nbytes
+
+
+def warm_state(flow: dict[str, Any] | None, steps: int, path: str | os.PathLike[str]) -> Path:
+    """Run the cylinder flow serially for ``steps`` steps and save the whole lattice to
+    ``path`` (``.npz``: populations ``f`` (9, ny, nx), ``rho``, ``ux``, ``uy``, ``time``), so
+    runs at any rank count start from the same developed wake instead of each repeating the
+    start-up transient (``launch_simulation(state=path)``)."""
+    from .lbm import CylinderFlow, LBMCylinder
+
+    check_int("steps", steps, 1)
+    sim = LBMCylinder(CylinderFlow(**(flow or {})))
+    sim.step(steps)
+    st = sim.state_dict()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, f=st["f"], rho=st["rho"], ux=st["ux"], uy=st["uy"], time=st["time"])
+    tmp.replace(path)
+    return path
+
+
+def _load_slab(sim: Any, path: str) -> None:
+    """Load this rank's slab of a :func:`warm_state` lattice."""
+    with np.load(path) as z:
+        lo, n = sim.offset, sim.local_nx
+        if z["f"].shape[2] != sum(w for _, w in sim.slabs):
+            raise InvalidConfigError(
+                f"warm state {path} has {z['f'].shape[2]} columns, the flow has "
+                f"{sum(w for _, w in sim.slabs)}: it was saved for another flow")
+        sim.load_state_dict({"time": int(z["time"]), "offset": lo,
+                             "f": z["f"][:, :, lo:lo + n], "rho": z["rho"][:, lo:lo + n],
+                             "ux": z["ux"][:, lo:lo + n], "uy": z["uy"][:, lo:lo + n]})
 
 
 def mpiexec_path() -> str:
@@ -65,20 +110,22 @@ def launch_simulation(*, ranks: int, steps: int, every: int, output: str, out: s
                       flow: dict[str, Any] | None = None, field: str = "vorticity",
                       endpoints: str | None = None, regions: int = 1, stride: int = 1,
                       maxlen: int = 512, queue_size: int = 16, warmup: int = 0,
-                      timeout_s: float = 1800,
+                      state: str | os.PathLike[str] | None = None, timeout_s: float = 1800,
                       wait: bool = True) -> dict[str, Any] | subprocess.Popen:
     """Run the cylinder flow on ``ranks`` MPI processes with the given output.
 
     Args:
         ranks: MPI processes (``mpiexec -n``).
         steps: time steps; every: output interval (steps).
-        output: ``"none"``, ``"file"`` or ``"broker"``.
+        output: ``"none"``, ``"file"``, ``"file_fsync"`` or ``"broker"``.
         out: directory for the summary ``sim-<output>.json`` (and ``files/`` for file output).
         flow: :class:`~carbide.insitu.lbm.CylinderFlow` fields (default: its defaults).
         field: the field streamed or written.
         endpoints, regions, stride, maxlen, queue_size: broker settings (``output="broker"``).
         warmup: steps run first without output (the start-up transient); timings and outputs
             cover the ``steps`` after it, and output steps are counted from the start.
+        state: a :func:`warm_state` file to start from instead (``warmup`` is then not run
+            again; it should be the state's step count).
         timeout_s: kill the run after this long.
         wait: ``False`` returns the running ``Popen`` (read the summary when it exits).
 
@@ -106,7 +153,8 @@ def launch_simulation(*, ranks: int, steps: int, every: int, output: str, out: s
         summary.unlink()
     args = {"steps": steps, "every": every, "output": output, "out": str(out), "field": field,
             "flow": flow or {}, "endpoints": endpoints, "regions": regions, "stride": stride,
-            "maxlen": maxlen, "queue_size": queue_size, "warmup": warmup}
+            "maxlen": maxlen, "queue_size": queue_size, "warmup": warmup,
+            "state": None if state is None else str(state)}
     cmd = [mpiexec_path(), "-n", str(ranks), sys.executable, "-m", "carbide.insitu.simulate",
            "--args", json.dumps(args)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -145,14 +193,17 @@ def _main(argv: list[str] | None = None) -> None:
     cfg = CylinderFlow(**a["flow"])
     broker = None
     sink = None
-    if a["output"] == "file":
-        sink = FileSink(Path(a["out"]) / "files", comm.Get_rank())
+    if a["output"] in ("file", "file_fsync"):
+        sink = FileSink(Path(a["out"]) / f"files-{a['output']}", comm.Get_rank(),
+                        fsync=a["output"] == "file_fsync")
     elif a["output"] == "broker":
         broker = Broker(a["field"], comm, endpoints=a["endpoints"], regions=a["regions"],
                         stride=a["stride"], maxlen=a["maxlen"], queue_size=a["queue_size"])
         sink = broker.put
     sim = LBMCylinder(cfg, comm)
-    if a["warmup"]:
+    if a.get("state"):
+        _load_slab(sim, a["state"])
+    elif a["warmup"]:
         sim.step(a["warmup"])
     comm.Barrier()
     t0 = time.perf_counter()
