@@ -86,3 +86,16 @@ def test_bad_config():
         NASGEMConfig(mutation_share=2.0)
     with pytest.raises(InvalidConfigError, match="NASGEMConfig"):
         NASGEM(NB201Space(), config={"n_init": 3})
+
+
+def test_onehot_encoding_variant_searches_without_an_encoder(table):
+    from dataclasses import replace
+
+    space = make_space("nb201", bench=table)
+    strategy = NASGEM(space, replace(TINY, encoding="onehot"), seed=0)
+    history = run_search(strategy, NB201Evaluator(table), 20)
+    assert history.queries == 20 and strategy.encoder is None
+    state = strategy.state_dict()
+    assert state["config"]["encoding"] == "onehot"
+    with pytest.raises(InvalidConfigError, match="encoding"):
+        NASGEMConfig(encoding="graph2vec")

@@ -15,6 +15,9 @@ mechanics:
 - :mod:`.search`: :class:`NASGEM`, the bootstrap search as an ask/tell strategy of
   :mod:`carbide.nas.strategies` (sample many cells, score them, evaluate the top-k, retrain,
   repeat until the budget is spent); run it with :func:`carbide.nas.search.run_search`.
+- :mod:`.baselines`: the BANANAS path encoding and a GCN predictor (Wen et al.), the
+  encodings the embedding is measured against; :mod:`.study`: predictor quality against
+  training-set size for every encoding.
 - :mod:`.experiment`: embedding-quality and strategy-comparison experiments;
   :mod:`.repro`: the reproduction (``carbide nasgem repro``).
 
@@ -37,6 +40,14 @@ _LAZY = {
     "run_embedding": ".experiment",
     "run_strategy_search": ".experiment",
     "ReproPlan": ".repro",
+    "METHODS": ".study",
+    "BenchmarkPool": ".study",
+    "benchmark_pool": ".study",
+    "predictor_study": ".study",
+    "GCNConfig": ".baselines",
+    "GCNPredictor": ".baselines",
+    "input_output_paths": ".baselines",
+    "path_encoding": ".baselines",
     "render": ".repro",
     "run_plan": ".repro",
     "run_repro": ".repro",

@@ -21,8 +21,8 @@ def nasgem() -> None:
 @click.option("--benchmark", type=click.Path(dir_okay=False), default=None,
               help="Benchmark file (NAS-Bench-201 pickle / NASLib NAS-Bench-101 JSON); "
                    "default: the shipped table under $CARBIDE_DATA.")
-@click.option("--strategy", type=click.Choice(["nasgem", "rea", "random"]), default="nasgem",
-              show_default=True)
+@click.option("--strategy", default="nasgem", show_default=True,
+              type=click.Choice(["nasgem", "nasgem-onehot", "rea", "random"]))
 @click.option("--budget", type=click.IntRange(min=1), default=150, show_default=True,
               help="Queries per seed.")
 @click.option("--seeds", type=click.IntRange(min=1), default=10, show_default=True,

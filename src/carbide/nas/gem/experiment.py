@@ -40,8 +40,9 @@ __all__ = [
     "run_strategy_search",
 ]
 
-#: Strategy names of :func:`build_strategy`.
-STRATEGIES = ("nasgem", "rea", "random")
+#: Strategy names of :func:`build_strategy` (``"nasgem-onehot"``: NASGEM whose predictor reads
+#: the one-hot encoding instead of the WL-trained embedding).
+STRATEGIES = ("nasgem", "nasgem-onehot", "rea", "random")
 
 
 def load_benchmark(space: str, path: str | os.PathLike[str] | None = None, *,
@@ -161,12 +162,17 @@ def embedding_experiment(
 
 def build_strategy(name: str, space: Any, *, seed: int = 0,
                    nasgem: NASGEMConfig | None = None, **kwargs: Any) -> Any:
-    """``"nasgem"`` -> :class:`NASGEM` (config ``nasgem``), ``"rea"``/``"random"`` -> the
-    core strategies (:func:`carbide.nas.strategies.make_strategy`, ``kwargs`` to them)."""
+    """``"nasgem"`` -> :class:`NASGEM` (config ``nasgem``), ``"nasgem-onehot"`` -> the same
+    with ``encoding="onehot"``, ``"rea"``/``"random"`` -> the core strategies
+    (:func:`carbide.nas.strategies.make_strategy`, ``kwargs`` to them)."""
+    from dataclasses import replace
+
     from ..strategies import make_strategy
 
     if name == "nasgem":
         return NASGEM(space, nasgem, seed=seed)
+    if name == "nasgem-onehot":
+        return NASGEM(space, replace(nasgem or NASGEMConfig(), encoding="onehot"), seed=seed)
     if name in ("rea", "random"):
         return make_strategy(name, space, seed=seed, **kwargs)
     raise InvalidConfigError(f"unknown strategy {name!r}; choose one of {list(STRATEGIES)}")
@@ -209,7 +215,7 @@ def compare_strategies(
     space: Any,
     evaluator_factory: Any,
     *,
-    strategies: Sequence[str] = STRATEGIES,
+    strategies: Sequence[str] = ("nasgem", "rea", "random"),
     budget: int = 150,
     seeds: Sequence[int] = tuple(range(10)),
     nasgem: NASGEMConfig | None = None,

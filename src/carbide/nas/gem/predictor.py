@@ -77,7 +77,6 @@ class AccuracyPredictor:
         """Train on ``(N, D)`` embeddings and ``N`` accuracies (any unit; N >= 2)."""
         import numpy as np
         import torch
-        from torch import nn
 
         x = np.asarray(embeddings, dtype=np.float64)
         y = np.asarray(accuracy, dtype=np.float64)
@@ -93,25 +92,25 @@ class AccuracyPredictor:
         xt = torch.as_tensor((x - self._x_mean) / self._x_std, dtype=torch.float32)
         yt = torch.as_tensor((y - self._y_mean) / self._y_std, dtype=torch.float32)
         cfg = self.config
-        members = []
-        with torch.random.fork_rng(devices=[]):
-            for m in range(cfg.ensemble):
-                torch.manual_seed(self.seed * 1000 + m)
-                dims = [x.shape[1], *cfg.hidden]
-                layers: list[nn.Module] = []
-                for a, b in zip(dims[:-1], dims[1:], strict=True):
-                    layers += [nn.Linear(a, b), nn.ReLU()]
-                net = nn.Sequential(*layers, nn.Linear(dims[-1], 1))
-                opt = torch.optim.Adam(net.parameters(), lr=cfg.lr,
-                                       weight_decay=cfg.weight_decay)
-                for _ in range(cfg.epochs):
-                    loss = torch.mean((net(xt).squeeze(-1) - yt) ** 2)
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                net.eval()
-                members.append(net)
-        self._members = members
+        # The members are stacked (E, in, out) weights trained in one batched pass: their
+        # losses are summed, so each member's gradient is its own, and Adam is elementwise,
+        # so this equals training them one by one, at the cost of about one member.
+        dims = [x.shape[1], *cfg.hidden, 1]
+        gen = torch.Generator().manual_seed(self.seed)
+        params = []
+        for a, b in zip(dims[:-1], dims[1:], strict=True):
+            bound = 1.0 / a ** 0.5  # nn.Linear's default initialization
+            w = (torch.rand(cfg.ensemble, a, b, generator=gen) * 2 - 1) * bound
+            bias = (torch.rand(cfg.ensemble, 1, b, generator=gen) * 2 - 1) * bound
+            params += [w.requires_grad_(), bias.requires_grad_()]
+        opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        xe = xt.unsqueeze(0).expand(cfg.ensemble, -1, -1)
+        for _ in range(cfg.epochs):
+            loss = torch.mean((_forward(params, xe).squeeze(-1) - yt) ** 2, dim=1).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        self._members = [p.detach() for p in params]
         return self
 
     def predict(self, embeddings: np.ndarray, *, return_std: bool = False):
@@ -135,7 +134,8 @@ class AccuracyPredictor:
             )
         xt = torch.as_tensor((x - self._x_mean) / self._x_std, dtype=torch.float32)
         with torch.no_grad():
-            preds = np.stack([m(xt).squeeze(-1).double().numpy() for m in self._members])
+            xe = xt.unsqueeze(0).expand(self.config.ensemble, -1, -1)
+            preds = _forward(self._members, xe).squeeze(-1).double().numpy()
         preds = preds * self._y_std + self._y_mean
         mean = preds.mean(0)
         return (mean, preds.std(0)) if return_std else mean
@@ -146,6 +146,19 @@ class AccuracyPredictor:
     ) -> np.ndarray:
         """:func:`efficiency_score` of the predicted accuracy (``(M,)``)."""
         return efficiency_score(self.predict(embeddings), cost, cost_weight)
+
+
+def _forward(params: list, x):
+    """The stacked MLPs: ``x`` ``(E, N, in)`` -> ``(E, N, 1)``, ReLU between layers."""
+    import torch
+
+    h = x
+    last = len(params) // 2 - 1
+    for i in range(0, len(params), 2):
+        h = torch.baddbmm(params[i + 1], h, params[i])
+        if i // 2 < last:
+            h = torch.relu(h)
+    return h
 
 
 def efficiency_score(

@@ -44,9 +44,11 @@ from ..strategies import Strategy
 from .encoder import EncoderConfig, GINEncoder, train_encoder
 from .predictor import AccuracyPredictor, PredictorConfig, efficiency_score
 
-__all__ = ["NASGEM", "NASGEMConfig", "candidate_pool", "network"]
+__all__ = ["ENCODINGS", "NASGEM", "NASGEMConfig", "candidate_pool", "network"]
 
 _NB201_ALL = 5 ** 6
+#: Predictor inputs of :class:`NASGEM` (``NASGEMConfig.encoding``).
+ENCODINGS = ("wl", "onehot")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ class NASGEMConfig:
         encoder: :class:`EncoderConfig` of the encoder.
         predictor: :class:`PredictorConfig` of the accuracy (and cost) predictor.
         cost_weight: lambda of the efficiency term, in accuracy units (default 0).
+        encoding: the predictor's input: ``"wl"`` (default; NASGEM's WL-trained embedding)
+            or ``"onehot"`` (the flattened adjacency + op one-hot encoding, the ablation
+            that tests the embedding's worth in the search; no encoder is trained).
     """
 
     n_init: int = 20
@@ -72,8 +77,13 @@ class NASGEMConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
     cost_weight: float = 0.0
+    encoding: str = "wl"
 
     def __post_init__(self) -> None:
+        if self.encoding not in ENCODINGS:
+            raise InvalidConfigError(
+                f"encoding must be one of {list(ENCODINGS)}, got {self.encoding!r}"
+            )
         check_int("n_init", self.n_init, 2)
         check_int("top_k", self.top_k, 1)
         check_int("pool_size", self.pool_size, 1)
@@ -211,8 +221,24 @@ class NASGEM(Strategy):
 
     # ------------------------------------------------------------------ internals
 
+    def _vocabulary(self) -> tuple[str, ...]:
+        ops = ("input", "output", *getattr(self.space, "ops", ()))
+        return tuple(dict.fromkeys(ops))
+
+    def _embed(self, views: list) -> np.ndarray:
+        """Predictor inputs of network views: encoder embeddings or one-hot features."""
+        if self.config.encoding == "onehot":
+            from .encoder import onehot_encoding
+
+            if not hasattr(self, "_width"):
+                pool = candidate_pool(self.space)
+                self._width = (max(network(c).num_nodes for c in pool) if pool is not None
+                               else int(self.space.max_nodes))
+            return onehot_encoding(views, self._vocabulary(), self._width)
+        return self.encoder.embed(views)
+
     def _ensure_encoder(self) -> None:
-        if self.encoder is not None:
+        if self.encoder is not None or self.config.encoding != "wl":
             return
         cfg = self.config
         rng = np.random.default_rng([self.seed, 1])  # own stream: resume does not depend on it
@@ -245,7 +271,7 @@ class NASGEM(Strategy):
             if pool is not None:
                 self._pool = pool
                 views = [network(c) for c in pool]
-                self._pool_emb = self.encoder.embed(views)
+                self._pool_emb = self._embed(views)
                 self._pool_hash = [v.hash() for v in views]
         if self._pool is not None:
             return self._pool, self._pool_emb, self._pool_hash
@@ -258,7 +284,7 @@ class NASGEM(Strategy):
             cells.append(self.space.mutate(parent, self.rng))
         cells += [self.space.sample(self.rng) for _ in range(cfg.pool_size - n_mut)]
         views = [network(c) for c in cells]
-        return cells, self.encoder.embed(views), [v.hash() for v in views]
+        return cells, self._embed(views), [v.hash() for v in views]
 
     def _refill(self) -> None:
         cfg = self.config
@@ -269,7 +295,7 @@ class NASGEM(Strategy):
                 return
         self._ensure_encoder()
         cells, emb, hashes = self._candidates()
-        told_emb = self.encoder.embed([network(c) for c in self._cells])
+        told_emb = self._embed([network(c) for c in self._cells])
         seed = self.seed * 7919 + self.rounds
         predictor = AccuracyPredictor(cfg.predictor, seed=seed).fit(told_emb, self._acc)
         predicted = predictor.predict(emb)
