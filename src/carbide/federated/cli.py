@@ -80,8 +80,11 @@ def run(dataset, partition, clients, per_round, rounds, local_epochs, batch_size
 
 
 def _summary(m) -> str:
-    return (f"ASR {m['asr_hi_low']:.3f} at low HI -> {m['asr_hi_high']:.3f} at high HI; "
-            f"timing {m['timing_best']} {m['asr_timing_best']:.3f}; stages "
+    def f(key: str) -> str:  # NaN (not measured) is written to JSON as null
+        return "not measured" if m.get(key) is None else f"{m[key]:.3f}"
+
+    return (f"ASR {f('asr_hi_low')} at low HI -> {f('asr_hi_high')} at high HI; timing "
+            f"{m['timing_best']} {f('asr_timing_best')}; stages "
             f"{m['stages_done']}/{m['stages_planned']}")
 
 
@@ -106,8 +109,8 @@ add_repro_commands(
 def stages(quick, seed, out, root, max_minutes, workers) -> None:
     """Run the reproduction's missing stages (within --max-minutes) and render the report
     from every stage that exists; unmeasured cells read 'not measured'."""
-    from .repro import run_repro
+    from . import run_stages
 
-    result = run_repro(out, quick=quick, seed=seed, root=root, workers=workers,
-                       max_minutes=max_minutes)
+    result = run_stages(out, quick=quick, seed=seed, root=root, workers=workers,
+                        max_minutes=max_minutes)
     click.echo(f"{_summary(result['metrics'])} -> {out}/report.md")

@@ -5,9 +5,10 @@ One round of :class:`Simulation` (FedAvg, McMahan et al. 2017):
 1. the server samples ``clients_per_round`` clients (seeded per round);
 2. if an attack is configured and active this round, the attackers among them (all of them,
    with ``join="scheduled"``) poison their local training; with ``rounds="ood:F"`` the
-   attackers decide per round from the label distance between their data and the data of the
-   benign clients they would be aggregated with (:func:`~carbide.federated.attacks.ood_attack_now`;
-   the distance is in the round's row as ``ood_distance``);
+   attackers decide per round from how far out of distribution their data is for the global
+   model they receive, its mean cross-entropy on their clean data
+   (:func:`~carbide.federated.attacks.ood_attack_now`; the score is in the round's row as
+   ``ood_distance``);
 3. the backend runs the clients' local training and returns their updates;
 4. updates holding NaN/Inf are rejected and logged; the rest go to the aggregator (FedAvg or a
    defense), whose result the server adds to the global model (times ``server_lr``);
@@ -37,7 +38,6 @@ from .aggregation import Aggregator, FedAvg, all_finite
 from .attacks import (
     BackdoorAttack,
     attack_success_rate,
-    label_distance,
     ood_attack_now,
     parse_rounds,
 )
@@ -47,6 +47,11 @@ from .client import ClientTask, LocalTraining, Poison, load_state_vector, state_
 __all__ = ["FLConfig", "Simulation"]
 
 _log = logging.getLogger(__name__)
+
+#: ``ood:F`` compares a round's score with the median of this many preceding rounds' scores
+#: (a recent baseline: the loss falls as training goes on, so all earlier rounds would be a
+#: baseline the late rounds never exceed).
+_OOD_RECENT = 3
 
 
 @dataclass(frozen=True)
@@ -149,11 +154,6 @@ class Simulation:
             raise InvalidConfigError(
                 f"attack rounds {attack.rounds!r} need join='scheduled': the attackers choose "
                 f"their rounds, so they must be able to join them")
-        if self._ood:
-            classes = 1 + max(int(y.max()) for _, y in self.clients.values())
-            self._hist = {c: np.bincount(y.numpy(), minlength=classes).astype(float)
-                          for c, (_, y) in self.clients.items()}
-            self._attacker_hist = sum(self._hist[a] for a in self.attackers)
         self.test = test
         self.model_fn = model
         self.aggregator = aggregator if aggregator is not None else FedAvg()
@@ -178,16 +178,16 @@ class Simulation:
                       and self.attack.active(round_index, self.config.rounds))
         distance = None
         if self._ood and self.attackers:
-            # the benign clients the attackers would be aggregated with this round (the draw
-            # of the scheduled join), and how far the attackers' labels are from theirs
+            # how far out of distribution the attackers' data is for the global model they
+            # receive (observable by them): its mean loss on their own clean data
+            distance = self._attacker_loss()
             benign = [c for c in self.client_ids if c not in self.attackers]
             rest = sorted(rng.choice(len(benign), size=k - len(self.attackers), replace=False))
-            distance = label_distance(self._attacker_hist,
-                                      sum(self._hist[benign[i]] for i in rest))
             past = self.history[:round_index]
             active = active and ood_attack_now(
                 round_index, self.config.rounds, parse_rounds(self.attack.rounds)[1], distance,
-                [h["ood_distance"] for h in past], sum(bool(h["attack_active"]) for h in past))
+                [h["ood_distance"] for h in past][-_OOD_RECENT:],
+                sum(bool(h["attack_active"]) for h in past))
             if active:
                 return list(self.attackers) + [benign[i] for i in rest], True, distance
             rng = np.random.default_rng([self.config.seed, round_index, 7])
@@ -199,6 +199,14 @@ class Simulation:
             chosen = [self.client_ids[i]
                       for i in sorted(rng.choice(len(self.client_ids), size=k, replace=False))]
         return chosen, active, distance
+
+    def _attacker_loss(self) -> float:
+        load_state_vector(self.model, self.state)
+        self.model.eval()
+        x = torch.cat([self.clients[a][0] for a in self.attackers])
+        y = torch.cat([self.clients[a][1] for a in self.attackers])
+        with torch.no_grad():
+            return float(nn.functional.cross_entropy(self.model(x), y))
 
     def _poison(self) -> Poison:
         a = self.attack

@@ -13,7 +13,7 @@
   ``"late:F"`` (only the last fraction F of the rounds), ``"early:F"`` (only the first
   fraction F), ``"every:K"`` (rounds 0, K, 2K, ...), or ``"ood:F"``: the same number of
   rounds as ``late:F``, chosen late *and* when the attacker's data is most out of
-  distribution relative to the round's aggregate (the paper's adjusted timing; the rule is in
+  distribution relative to the global model (the paper's adjusted timing; the rule is in
   :func:`ood_attack_now`). Outside its rounds an attacker trains honestly. With
   ``join="scheduled"`` the attackers join every attack round (taking the places of sampled
   benign clients), as in the fixed-frequency attacks of Xie et al. (2020); with
@@ -100,19 +100,20 @@ def ood_attack_now(round_index: int, total_rounds: int, frac: float, distance: f
 
     The attacker has a budget of ``K = attack_budget(F, R)`` attack rounds (as many as
     ``late:F``) and spends them in the *late window*, the last ``min(R, 2K)`` rounds. In a
-    window round it attacks when its data is further out of distribution than usual,
-    ``distance > median(past_distances)`` (every earlier round's distance; with none, it
-    attacks), or when the rounds left in the window (this one included) are no more than the
-    budget left, so the whole budget is always spent and every timing carries the same total
-    attacker weight.
+    window round it attacks when its data is further out of distribution than in the recent
+    rounds, ``distance > median(past_distances)`` (with none, it attacks), or when the rounds
+    left in the window (this one included) are no more than the budget left, so the whole budget is
+    always spent and every timing carries the same total attacker weight.
 
     Args:
         round_index: this round, 0-based.
         total_rounds: ``R``.
         frac: ``F`` in (0, 1].
-        distance: this round's out-of-distribution score (e.g. :func:`label_distance` between
-            the attackers' labels and the labels of the round's other clients).
-        past_distances: the scores of rounds ``0 .. round_index - 1``.
+        distance: this round's out-of-distribution score; :class:`~carbide.federated.Simulation`
+            uses the global model's mean cross-entropy on the attackers' clean data (what an
+            attacker can observe); :func:`label_distance` is an oracle alternative.
+        past_distances: the scores of the preceding rounds the rule compares with (the
+            simulation passes the last 3).
         used: attack rounds already spent.
     """
     budget = attack_budget(frac, total_rounds)
