@@ -623,13 +623,13 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
               f"drop {_fmt_diff(drop)} (paired by seed)",
               "Fashion-MNIST, see setup; holds only if the 95% interval of the per-seed drop "
               "lies above 0",
-              drop["n"] >= 2 and drop["lo"] > 0,
+              (drop["n"] >= 2 and drop["lo"] > 0) if hi_lo != hi_hi else None,
               figures={"asr_hi_low": base_lo["mean"], "asr_hi_high": base_hi["mean"],
                        "drop_ci_low": drop["lo"]}),
         Claim("ASR less predictable at high HI (spread over seeds)", "yes",
               f"sd {_f3(base_lo['sd'])} -> {_f3(base_hi['sd'])}",
               f"{base_lo['n']} and {base_hi['n']} seeds; a comparison of two sample sds, no "
-              f"interval", base_hi["sd"] > base_lo["sd"],
+              f"interval", base_hi["sd"] > base_lo["sd"] if hi_lo != hi_hi else None,
               figures={"asr_sd_hi_low": base_lo["sd"], "asr_sd_hi_high": base_hi["sd"]}),
         Claim("adjusting the timing (late, out-of-distribution rounds) restores the attack at "
               "high HI", "yes, a lot (curse)",
@@ -672,9 +672,10 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
               f"{plan.high_hi} {_f3(sy[('none', plan.high_hi)])} -> "
               f"{_f3(sy[('foolsgold', plan.high_hi)])}" if m_max else NOT_MEASURED,
               f"{len(plan.sybil_seeds)} seed(s), means only; 'stops' read as ASR at most half "
-              f"of FedAvg's", (sy[("foolsgold", h_lo_s)] <= 0.5 * sy[("none", h_lo_s)]
-                              and sy[("foolsgold", plan.high_hi)]
-                              > 0.5 * sy[("none", plan.high_hi)]) if m_max else None,
+              f"of FedAvg's",
+              None if h_lo_s == plan.high_hi or not m_max else (
+                  sy[("foolsgold", h_lo_s)] <= 0.5 * sy[("none", h_lo_s)]
+                  and sy[("foolsgold", plan.high_hi)] > 0.5 * sy[("none", plan.high_hi)]),
               figures={f"{d}_{h}": v for (d, h), v in sy.items()}),
     ]
     mode = _mode(plan)
@@ -721,7 +722,8 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
         report.paragraph(
             "What the quick mode cannot show: 6 rounds with 5 clients a round and 2 seeds "
             "leave intervals as wide as the effects, and only HI 0.9, FoolsGold and Krum are "
-            "run; the verdicts above are not the study's (docs/reports/backdoor).")
+            "run (so the claims comparing HI levels have no verdict, '—'); the verdicts above "
+            "are not the study's (docs/reports/backdoor).")
     report.heading("1. Timing study, Fashion-MNIST: ASR against HI per timing")
     report.table(_timing_table(rows, "timing", [f"hi:{h}" for h in sorted(plan.timing_his)],
                                plan, n_seeds))
