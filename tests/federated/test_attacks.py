@@ -7,6 +7,8 @@ from carbide.federated.attacks import (
     BackdoorAttack,
     PixelTrigger,
     attack_success_rate,
+    label_distance,
+    ood_attack_now,
     parse_attack_data,
     parse_rounds,
     poisoned_steps,
@@ -109,7 +111,47 @@ def test_rounds_schedules():
     assert all(BackdoorAttack().active(r, 5) for r in range(5))
 
 
-@pytest.mark.parametrize("spec", ["late:0", "late:1.5", "every:0", "sometimes", "all:3"])
+def test_early_late_and_ood_spend_the_same_budget():
+    early = BackdoorAttack(rounds="early:0.25")
+    assert [early.active(r, 8) for r in range(8)] == [True] * 2 + [False] * 6
+    ood = BackdoorAttack(rounds="ood:0.25")  # window: the last 2K = 4 of 8 rounds
+    assert [ood.active(r, 8) for r in range(8)] == [False] * 4 + [True] * 4
+
+
+def test_label_distance_is_total_variation():
+    assert label_distance([1, 0, 0], [1, 0, 0]) == 0.0
+    assert label_distance([2, 0], [0, 5]) == 1.0
+    assert label_distance([1, 1, 0, 0], [0, 1, 1, 0]) == pytest.approx(0.5)
+    with pytest.raises(InvalidConfigError, match="positive sum"):
+        label_distance([0, 0], [1, 0])
+    with pytest.raises(InvalidConfigError, match="one length"):
+        label_distance([1, 0], [1, 0, 0])
+
+
+def _ood_run(distances, frac=0.25):
+    chosen, past = [], []
+    for r, d in enumerate(distances):
+        if ood_attack_now(r, len(distances), frac, d, past, len(chosen)):
+            chosen.append(r)
+        past.append(d)
+    return chosen
+
+
+def test_ood_rule_picks_far_rounds_in_the_late_window_and_spends_its_budget():
+    # 8 rounds, K = 2, window = rounds 4..7; far rounds (0.9) at 1 (too early) and 5, 6
+    assert _ood_run([0.1, 0.9, 0.1, 0.1, 0.1, 0.9, 0.9, 0.1]) == [5, 6]
+    # no far round in the window: the budget is still spent, in the last rounds
+    assert _ood_run([0.9, 0.9, 0.9, 0.9, 0.1, 0.1, 0.1, 0.1]) == [6, 7]
+    # every schedule spends exactly K rounds
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        assert len(_ood_run(list(rng.random(12)))) == 3
+
+
+@pytest.mark.parametrize("spec", ["late:0", "late:1.5", "every:0", "sometimes", "all:3",
+                                  "ood:0", "early:2"])
 def test_bad_round_specs(spec):
     with pytest.raises(InvalidConfigError, match="attack rounds"):
         parse_rounds(spec)

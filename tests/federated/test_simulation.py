@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -118,6 +119,51 @@ def test_scheduled_attackers_join_attack_rounds_only_as_attackers():
         row = sim.step()
         assert row["attackers"] == (2 if active else 0)
         assert "asr" in row
+
+
+def _skewed_clients():
+    """Clients holding one class each (class = i % 3): the attacker's data is out of
+    distribution for the global model by turns."""
+    out = {}
+    gen = torch.Generator().manual_seed(2)
+    for i in range(9):
+        y = torch.full((8,), i % 3, dtype=torch.int64)
+        x = torch.rand(8, 1, 8, 8, generator=gen) * 0.1
+        x[torch.arange(8), 0, 4, y + 2] = 1.0
+        out[f"c{i}"] = (x, y)
+    return out
+
+
+def test_ood_timing_attacks_late_far_rounds_and_resumes_exactly():
+    attack = BackdoorAttack(trigger=TRIGGER, target=1, rounds="ood:0.25")
+    cfg = _cfg(rounds=8, clients_per_round=3)
+    sim = Simulation(SPEC, _skewed_clients(), _test_set(), cfg, attack=attack,
+                     attackers=["c0"])
+    rows = sim.run(progress=False)
+    active = [r["round"] - 1 for r in rows if r["attack_active"]]
+    assert len(active) == 2 and min(active) >= 4  # K = 2 rounds, in the last 2K
+    dist = [r["ood_distance"] for r in rows]
+    assert all(d > 0.0 for d in dist)  # the global model's loss on the attacker's data
+    for r in active:  # chosen at or above the earlier rounds' median, or forced at the end
+        forced = 8 - r <= 2 - sum(a < r for a in active)
+        assert forced or dist[r] > float(np.median(dist[max(0, r - 3):r]))
+    for r in rows:
+        assert r["attackers"] == (1 if r["attack_active"] else 0)
+    half = Simulation(SPEC, _skewed_clients(), _test_set(), cfg, attack=attack,
+                      attackers=["c0"])
+    half.run(5, progress=False)
+    resumed = Simulation(SPEC, _skewed_clients(), _test_set(), cfg, attack=attack,
+                         attackers=["c0"])
+    resumed.load_state_dict(half.state_dict())
+    resumed.run(progress=False)
+    assert [r["attack_active"] for r in resumed.history] == [r["attack_active"] for r in rows]
+    assert torch.equal(resumed.state, sim.state)
+
+
+def test_ood_timing_needs_scheduled_join():
+    attack = BackdoorAttack(trigger=TRIGGER, rounds="ood:0.5", join="sampled")
+    with pytest.raises(InvalidConfigError, match="join='scheduled'"):
+        Simulation(SPEC, _clients(), _test_set(), _cfg(), attack=attack, attackers=["c0"])
 
 
 def _task(poison=None, seed=5):

@@ -61,6 +61,7 @@ _LAZY = {
     "record_backdoor_run": ".experiment",
     "ReproPlan": ".repro",
     "run_repro": ".repro",
+    "run_stages": ".repro",
     "attacks": "",
     "defenses": "",
     "partition": "",

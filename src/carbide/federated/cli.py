@@ -28,7 +28,9 @@ def backdoor() -> None:
 @click.option("--attackers", type=int, default=1, show_default=True,
               help="Malicious clients M (0: benign run; ASR still measured).")
 @click.option("--attack-rounds", default="all", show_default=True,
-              help="all | late:F (last share F of rounds) | every:K.")
+              help="all | late:F (last share F of rounds) | early:F (first share) | ood:F (as many "
+                   "rounds as late:F, late and when the attacker's labels are furthest from "
+                   "the round's other clients) | every:K.")
 @click.option("--poison-placement", type=click.Choice(["spread", "early", "last"]),
               default="spread", show_default=True,
               help="Where the poisoned steps sit in local training.")
@@ -77,8 +79,38 @@ def run(dataset, partition, clients, per_round, rounds, local_epochs, batch_size
                f"{metrics['round_time_s']:.3f} s/round -> {out}/results.json")
 
 
+def _summary(m) -> str:
+    def f(key: str) -> str:  # NaN (not measured) is written to JSON as null
+        return "not measured" if m.get(key) is None else f"{m[key]:.3f}"
+
+    return (f"ASR {f('asr_hi_low')} at low HI -> {f('asr_hi_high')} at high HI; timing "
+            f"{m['timing_best']} {f('asr_timing_best')}; stages "
+            f"{m['stages_done']}/{m['stages_planned']}")
+
+
 add_repro_commands(
     backdoor, "backdoor",
-    help="ASR vs heterogeneity, timing strategies, defenses, attack data, FEMNIST.",
-    summary=lambda m: f"ASR {m['asr_hi_low']:.3f} at low HI -> {m['asr_hi_high']:.3f} at high "
-                      f"HI; timing {m['timing_best']} {m['asr_timing_best']:.3f}")
+    help="ASR vs heterogeneity, timing strategies, sybils vs defenses, attack data, "
+         "CIFAR-10, FEMNIST.",
+    summary=_summary)
+
+
+@backdoor.command()
+@click.option("--quick", is_flag=True, help="The quick plan (about a minute).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Report folder; stages go to OUT/stages and are reused.")
+@click.option("--root", default=None, type=click.Path(file_okay=False),
+              help="Data root (default: $CARBIDE_DATA).")
+@click.option("--max-minutes", type=click.FloatRange(min=0.0), default=None,
+              help="Start no new stage after this many minutes, then render what exists.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Trainings in parallel (default: one per core, at most 2).")
+def stages(quick, seed, out, root, max_minutes, workers) -> None:
+    """Run the reproduction's missing stages (within --max-minutes) and render the report
+    from every stage that exists; unmeasured cells read 'not measured'."""
+    from . import run_stages
+
+    result = run_stages(out, quick=quick, seed=seed, root=root, workers=workers,
+                        max_minutes=max_minutes)
+    click.echo(f"{_summary(result['metrics'])} -> {out}/report.md")

@@ -4,7 +4,11 @@ One round of :class:`Simulation` (FedAvg, McMahan et al. 2017):
 
 1. the server samples ``clients_per_round`` clients (seeded per round);
 2. if an attack is configured and active this round, the attackers among them (all of them,
-   with ``join="scheduled"``) poison their local training;
+   with ``join="scheduled"``) poison their local training; with ``rounds="ood:F"`` the
+   attackers decide per round from how far out of distribution their data is for the global
+   model they receive, its mean cross-entropy on their clean data
+   (:func:`~carbide.federated.attacks.ood_attack_now`; the score is in the round's row as
+   ``ood_distance``);
 3. the backend runs the clients' local training and returns their updates;
 4. updates holding NaN/Inf are rejected and logged; the rest go to the aggregator (FedAvg or a
    defense), whose result the server adds to the global model (times ``server_lr``);
@@ -31,13 +35,23 @@ from .._eval import accuracy
 from .._validate import check_int, check_real
 from ..exceptions import InvalidConfigError
 from .aggregation import Aggregator, FedAvg, all_finite
-from .attacks import BackdoorAttack, attack_success_rate
+from .attacks import (
+    BackdoorAttack,
+    attack_success_rate,
+    ood_attack_now,
+    parse_rounds,
+)
 from .backends import LocalBackend, RayBackend, make_backend
 from .client import ClientTask, LocalTraining, Poison, load_state_vector, state_vector
 
 __all__ = ["FLConfig", "Simulation"]
 
 _log = logging.getLogger(__name__)
+
+#: ``ood:F`` compares a round's score with the median of this many preceding rounds' scores
+#: (a recent baseline: the loss falls as training goes on, so all earlier rounds would be a
+#: baseline the late rounds never exceed).
+_OOD_RECENT = 3
 
 
 @dataclass(frozen=True)
@@ -135,6 +149,11 @@ class Simulation:
                 f"{len(self.attackers)} scheduled attackers cannot fit in "
                 f"{self.config.clients_per_round} clients per round; lower the number of "
                 f"attackers or raise clients_per_round")
+        self._ood = attack is not None and parse_rounds(attack.rounds)[0] == "ood"
+        if self._ood and attack.join != "scheduled":
+            raise InvalidConfigError(
+                f"attack rounds {attack.rounds!r} need join='scheduled': the attackers choose "
+                f"their rounds, so they must be able to join them")
         self.test = test
         self.model_fn = model
         self.aggregator = aggregator if aggregator is not None else FedAvg()
@@ -149,10 +168,29 @@ class Simulation:
 
     def sample(self, round_index: int) -> tuple[list[str], bool]:
         """The clients of round ``round_index`` and whether the attack is active in it."""
+        chosen, active, _ = self._sample(round_index)
+        return chosen, active
+
+    def _sample(self, round_index: int) -> tuple[list[str], bool, float | None]:
         rng = np.random.default_rng([self.config.seed, round_index, 7])
         k = self.config.clients_per_round
         active = bool(self.attack is not None and self.attackers
                       and self.attack.active(round_index, self.config.rounds))
+        distance = None
+        if self._ood and self.attackers:
+            # how far out of distribution the attackers' data is for the global model they
+            # receive (observable by them): its mean loss on their own clean data
+            distance = self._attacker_loss()
+            benign = [c for c in self.client_ids if c not in self.attackers]
+            rest = sorted(rng.choice(len(benign), size=k - len(self.attackers), replace=False))
+            past = self.history[:round_index]
+            active = active and ood_attack_now(
+                round_index, self.config.rounds, parse_rounds(self.attack.rounds)[1], distance,
+                [h["ood_distance"] for h in past][-_OOD_RECENT:],
+                sum(bool(h["attack_active"]) for h in past))
+            if active:
+                return list(self.attackers) + [benign[i] for i in rest], True, distance
+            rng = np.random.default_rng([self.config.seed, round_index, 7])
         if active and self.attack.join == "scheduled":
             benign = [c for c in self.client_ids if c not in self.attackers]
             rest = rng.choice(len(benign), size=k - len(self.attackers), replace=False)
@@ -160,7 +198,15 @@ class Simulation:
         else:
             chosen = [self.client_ids[i]
                       for i in sorted(rng.choice(len(self.client_ids), size=k, replace=False))]
-        return chosen, active
+        return chosen, active, distance
+
+    def _attacker_loss(self) -> float:
+        load_state_vector(self.model, self.state)
+        self.model.eval()
+        x = torch.cat([self.clients[a][0] for a in self.attackers])
+        y = torch.cat([self.clients[a][1] for a in self.attackers])
+        with torch.no_grad():
+            return float(nn.functional.cross_entropy(self.model(x), y))
 
     def _poison(self) -> Poison:
         a = self.attack
@@ -171,7 +217,7 @@ class Simulation:
         """Run one round; returns its metrics row (also appended to :attr:`history`)."""
         r = self.round
         t0 = time.perf_counter()
-        chosen, active = self.sample(r)
+        chosen, active, distance = self._sample(r)
         index = {c: i for i, c in enumerate(self.client_ids)}
         tasks = [
             ClientTask(c, self.model_fn, self.state, *self.clients[c], self.config.local,
@@ -189,6 +235,8 @@ class Simulation:
         row: dict[str, Any] = {"round": r + 1, "clients": len(chosen), "attack_active": active,
                                "attackers": sum(res.malicious for res in results),
                                "rejected_nonfinite": bad}
+        if distance is not None:
+            row["ood_distance"] = distance
         if good:
             updates = torch.stack([res.update for res in good])
             weights = torch.tensor([float(res.num_samples) for res in good])
