@@ -149,3 +149,14 @@ def test_one_seed_studies_render_as_not_measured_not_as_a_verdict():
     assert "not measured (asr_sd_hi_low, asr_sd_hi_high missing)" in text
     assert "not measured (asr_hi_low" not in text
     assert "CIFAR-10: not measured" in text
+
+
+def test_cifar10_text_says_when_the_main_task_was_not_learned():
+    cfg = TINY.cifar10
+    chance = [{"study": "cifar10", "main_acc": a} for a in (0.1, 0.12)]
+    learned = [{"study": "cifar10", "main_acc": a} for a in (0.41, 0.45, math.nan)]
+    assert "has not learned the main task" in repro._cifar_learned(chance, cfg)
+    assert "0.110" in repro._cifar_learned(chance, cfg)
+    text = repro._cifar_learned(learned + [{"study": "timing", "main_acc": 0.1}], cfg)
+    assert "partly trained" in text and "0.430" in text and "2 runs" in text
+    assert "not measured" in repro._cifar_learned([], cfg)
