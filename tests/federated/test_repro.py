@@ -105,7 +105,7 @@ def test_a_stage_with_another_config_is_refused(tmp_path):
 @pytest.mark.slow
 @pytest.mark.data
 def test_repro_on_a_tiny_plan_writes_every_study(tmp_path, shared_root):
-    res = run_repro(tmp_path, plan=TINY, root=shared_root, workers=1)
+    res = repro.run_stages(tmp_path, plan=TINY, root=shared_root, workers=1)
     assert {r["study"] for r in res["rows"]} == STUDIES
     m = res["metrics"]
     for key in ("asr_hi_low", "asr_hi_high", "asr_timing_baseline", "asr_timing_best"):
