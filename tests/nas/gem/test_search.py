@@ -7,7 +7,7 @@ from carbide.exceptions import InvalidConfigError
 from carbide.nas.evaluators import Evaluation, Evaluator, NB201Evaluator
 from carbide.nas.gem.encoder import EncoderConfig
 from carbide.nas.gem.predictor import PredictorConfig
-from carbide.nas.gem.search import NASGEM, NASGEMConfig, candidate_pool
+from carbide.nas.gem.search import NASGEM, NASGEMConfig, candidate_pool, network, pool_views
 from carbide.nas.search import run_search
 from carbide.nas.spaces import NB201Space, make_space
 
@@ -77,6 +77,16 @@ def test_candidate_pool():
     pool = candidate_pool(NB201Space())
     assert len(pool) == 5 ** 6 and pool[0].arch == "000000" and pool[-1].arch == "444444"
     assert candidate_pool(make_space("cell:10")) is None
+    pool.pop()  # a caller's list is its own: the shared pool is not changed
+    assert len(candidate_pool(NB201Space())) == 5 ** 6
+
+
+def test_pool_views_are_the_pruned_networks_and_their_hashes():
+    cells, views, hashes = pool_views(NB201Space())
+    assert len(cells) == len(views) == len(hashes) == 5 ** 6
+    for i in (0, 1, 777, 15624):
+        assert views[i] == network(cells[i]) and hashes[i] == network(cells[i]).hash()
+    assert pool_views(make_space("cell:10")) is None
 
 
 def test_bad_config():

@@ -54,6 +54,7 @@ _LAZY = {
     "NASGEM": ".search",
     "NASGEMConfig": ".search",
     "candidate_pool": ".search",
+    "pool_views": ".search",
     "AccuracyPredictor": ".predictor",
     "PredictorConfig": ".predictor",
     "efficiency_score": ".predictor",

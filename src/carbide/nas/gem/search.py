@@ -31,6 +31,7 @@ evaluation)`` records the result, ``state_dict()``/``load_state_dict()`` resume 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -44,7 +45,7 @@ from ..strategies import Strategy
 from .encoder import EncoderConfig, GINEncoder, train_encoder
 from .predictor import AccuracyPredictor, PredictorConfig, efficiency_score
 
-__all__ = ["ENCODINGS", "NASGEM", "NASGEMConfig", "candidate_pool", "network"]
+__all__ = ["ENCODINGS", "NASGEM", "NASGEMConfig", "candidate_pool", "network", "pool_views"]
 
 _NB201_ALL = 5 ** 6
 #: Predictor inputs of :class:`NASGEM` (``NASGEMConfig.encoding``).
@@ -105,12 +106,37 @@ def candidate_pool(space: Any) -> list | None:
     from ..spaces import NB201Space
 
     if isinstance(space, NB201Space):
-        return [
-            space.to_cell("".join(str((i // 5 ** p) % 5) for p in reversed(range(6))))
-            for i in range(_NB201_ALL)
-        ]
+        return list(_nb201_pool()[0])
     cells = getattr(space, "cells", None)
     return list(cells) if cells is not None else None
+
+
+def pool_views(space: Any) -> tuple[list, list, list[str]] | None:
+    """:func:`candidate_pool` with each cell's :func:`network` view and its hash, or
+    ``None`` when the space is too large to enumerate."""
+    from ..spaces import NB201Space
+
+    if isinstance(space, NB201Space):
+        cells, views, hashes = _nb201_pool()
+        return list(cells), list(views), list(hashes)
+    pool = candidate_pool(space)
+    if pool is None:
+        return None
+    views = [network(c) for c in pool]
+    return pool, views, [v.hash() for v in views]
+
+
+@functools.lru_cache(maxsize=1)
+def _nb201_pool() -> tuple[tuple[Cell, ...], tuple[Cell, ...], tuple[str, ...]]:
+    """The 15,625 NAS-Bench-201 cells, their network views and hashes, built once per process
+    (about 40 s of pruning on one core; every search and study over NB201 used to redo it).
+    Cells are immutable (read-only adjacency), so sharing them is safe."""
+    from ..spaces import NB201Space
+
+    cells = tuple(NB201Space.to_cell("".join(str((i // 5 ** p) % 5) for p in reversed(range(6))))
+                  for i in range(_NB201_ALL))
+    views = tuple(network(c) for c in cells)
+    return cells, views, tuple(v.hash() for v in views)
 
 
 def network(cell: Cell) -> Cell:
@@ -231,8 +257,8 @@ class NASGEM(Strategy):
             from .encoder import onehot_encoding
 
             if not hasattr(self, "_width"):
-                pool = candidate_pool(self.space)
-                self._width = (max(network(c).num_nodes for c in pool) if pool is not None
+                finite = pool_views(self.space)
+                self._width = (max(v.num_nodes for v in finite[1]) if finite is not None
                                else int(self.space.max_nodes))
             return onehot_encoding(views, self._vocabulary(), self._width)
         return self.encoder.embed(views)
@@ -267,12 +293,10 @@ class NASGEM(Strategy):
 
     def _candidates(self) -> tuple[list[Any], np.ndarray, list[str]]:
         if self._pool is None:
-            pool = candidate_pool(self.space)
-            if pool is not None:
-                self._pool = pool
-                views = [network(c) for c in pool]
+            finite = pool_views(self.space)
+            if finite is not None:
+                self._pool, views, self._pool_hash = finite
                 self._pool_emb = self._embed(views)
-                self._pool_hash = [v.hash() for v in views]
         if self._pool is not None:
             return self._pool, self._pool_emb, self._pool_hash
         cfg = self.config

@@ -33,7 +33,7 @@ from ...exceptions import InvalidConfigError
 from .baselines import GCNConfig, GCNPredictor, path_encoding
 from .encoder import EncoderConfig, onehot_encoding, train_encoder
 from .predictor import AccuracyPredictor, PredictorConfig, rank_correlation
-from .search import candidate_pool, network
+from .search import pool_views
 
 __all__ = ["METHODS", "BenchmarkPool", "benchmark_pool", "predictor_study"]
 
@@ -78,13 +78,12 @@ def benchmark_pool(name: str, bench: Any) -> BenchmarkPool:
     if name not in ("nb201", "nb101"):
         raise InvalidConfigError(f"benchmark must be 'nb201' or 'nb101', got {name!r}")
     space = make_space(name, bench=bench)
-    pool = candidate_pool(space)
+    pool, views, _ = pool_views(space)
     acc, params = [], []
     for c in pool:
         q = bench.query(c.arch)
         acc.append(q["val_acc"])
         params.append(q["model_size"] if name == "nb201" else q["params"])
-    views = [network(c) for c in pool]
     interior = tuple(dict.fromkeys((*space.ops, *(op for v in views for op in v.ops[1:-1]))))
     ops = ("input", "output", *interior)
     return BenchmarkPool(name=name, cells=views, acc=np.asarray(acc, float),
