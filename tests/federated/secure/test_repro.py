@@ -28,7 +28,8 @@ def test_tiny_repro_writes_the_contract(tmp_path, shared_root):
     assert m["runs"] == 1 and m["runs_within_rounding"] == 1
     assert 0 <= m["perturbed_plain_diff_max"] < 1e-3
     assert m["test_acc"] == pytest.approx(m["plain_test_acc"], abs=0.01)
-    assert m["pairwise_over_plain"] > 1.0 and m["idlg_unmasked_acc"] == 1.0
+    # a ratio of wall-clock times: present and finite, never asserted on its size
+    assert 0 < m["pairwise_over_plain"] < float("inf") and m["idlg_unmasked_acc"] == 1.0
     text = (tmp_path / "r" / "report.md").read_text()
     assert "simulated" in text and "1.73" in text and "not measured" in text.lower()
     assert (tmp_path / "r" / "scaling.png").exists()

@@ -68,6 +68,18 @@ def test_dropout_before_send_recovers_with_the_survivors_exact_sum(scheme):
         assert later.participants == ["a", "c"]
 
 
+def test_dropout_with_a_sparse_ring_recovers_the_exact_sum():
+    names = [f"t{i}" for i in range(6)]  # neighbors=2: a ring, not all pairs
+    ups, counts, data = _data(names, crash="t2")
+    with EnclaveCluster(names, fan_in=4, scheme="pairwise", neighbors=2, train_code=CRASH,
+                        expected_train_hash=CRASH.measure(), timeout=60) as c:
+        c.provision(data, counts, np.zeros(D, np.float32), {})
+        out = c.run_round(0)
+    left = [t for t in names if t != "t2"]
+    assert out.dropped == ["t2"] and out.participants == left and out.attempts == 2
+    assert np.abs(out.state - _mean(ups, counts, left)).max() < 1e-7
+
+
 def test_dropout_fails_loudly_when_asked_or_too_few_left():
     names = ["a", "b", "c"]
     ups, counts, data = _data(names, crash="c")
@@ -170,3 +182,40 @@ def test_ray_poll_waits_past_calls_that_return_no_message():
     assert b.poll(5.0) == [("agg", b"msg")]
     assert b._pending == {}
     assert b.poll(0.1) == []  # nothing pending, nothing comes: a timeout
+
+
+def test_setup_is_sealed_and_a_tampered_or_misaddressed_one_is_refused():
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from carbide.federated.secure._enclave import OWNER, EnclaveCore
+    from carbide.federated.secure._masks import public_bytes
+    from carbide.federated.secure._wire import pack, unpack
+    from carbide.federated.secure.channel import SecureChannel
+
+    owner = X25519PrivateKey.generate()
+    policy = {"signers": [], "hashes": {}, "owner": public_bytes(owner).hex(), "entry": ""}
+    a, b = EnclaveCore("a", "train", policy), EnclaveCore("b", "train", policy)
+    to_a = SecureChannel(owner, a.public_key(), "|".join(sorted(("a", OWNER))))
+    cfg = json.dumps({"quotes": {}, "train": ["a", "b"], "root": "root", "parent": "root",
+                      "children": [], "scheme": "admin"}).encode()
+
+    def error(core, body):
+        (out,) = core.handle(pack({"kind": "setup"}, body))
+        h, _ = unpack(out)
+        assert h["kind"] == "error"
+        return h
+
+    sealed = bytearray(to_a.seal(cfg))
+    assert cfg not in bytes(sealed)  # the host sees ciphertext only
+    tampered = bytes(sealed[:-1]) + bytes([sealed[-1] ^ 1])
+    h = error(a, tampered)
+    assert h["type"] == "ChannelError" and "authentication" in h["message"]
+    h = error(b, bytes(sealed))  # sealed for a, delivered to b
+    assert h["type"] == "ChannelError" and "authentication" in h["message"]
+    # the genuine one opens: it gets as far as checking the (missing) quotes
+    h = error(a, bytes(sealed))
+    assert h["type"] == "AttestationError" and "no quote" in h["message"]
+    h = error(a, json.dumps({}).encode())  # an unsealed setup is refused too
+    assert h["type"] == "ChannelError"

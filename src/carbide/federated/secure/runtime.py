@@ -305,7 +305,8 @@ class EnclaveCluster:
 
     def __init__(self, train_names: Sequence[str], *, fan_in: int = 4,
                  scheme: str = "pairwise", bits: int = 32, clip: float = 1.0,
-                 neighbors: int | None = None, server_lr: float = 1.0, seed: int = 0,
+                 neighbors: int | str | None = _masks.AUTO, server_lr: float = 1.0,
+                 seed: int = 0,
                  backend: str | EnclaveBackend = "process",
                  train_code: EnclaveCode = TRAIN_CODE, expected_train_hash: str | None = None,
                  attestation: AttestationService | None = None,
@@ -326,7 +327,8 @@ class EnclaveCluster:
                                      f"{on_dropout!r}")
         self.train_names = names
         self.cfg = {"scheme": scheme, "bits": _fixed.check_bits(bits),
-                    "clip": _fixed.check_clip(clip), "neighbors": neighbors,
+                    "clip": _fixed.check_clip(clip),
+                    "neighbors": _masks.check_neighbors(neighbors),
                     "server_lr": float(server_lr), "seed": check_int("seed", seed, 0),
                     "allow_single": allow_single, "fan_in": fan_in}
         self.on_dropout, self.timeout = on_dropout, float(timeout)
@@ -419,7 +421,9 @@ class EnclaveCluster:
                          "subtree": {c: self.subtree[c] for c in self.children.get(name, [])},
                          "is_root": name == "root",
                          "client_index": {t: i for i, t in enumerate(self.train_names)}}
-                self.backend.send(name, pack({"kind": "setup"}, json.dumps(setup).encode()))
+                # sealed to the enclave's attested key (X25519 + AES-GCM, as every channel)
+                self.backend.send(name, pack({"kind": "setup"}, self._owner_channels[name].seal(
+                    json.dumps(setup).encode())))
             self._collect(lambda h: h["kind"] == "ready", len(codes))
         except BaseException:
             self.close()
