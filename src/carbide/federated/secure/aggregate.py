@@ -222,19 +222,22 @@ def aggregation_tree(n: int, fan_in: int) -> list[list[list[int]]]:
         width = len(nodes)
 
 
-def tree_sum(vectors: np.ndarray, fan_in: int) -> tuple[np.ndarray, list[list[np.ndarray]]]:
-    """Add ``vectors`` ``(n, d)`` (unsigned, mod 2^bits) up the aggregator tree.
+def tree_sum(vectors: np.ndarray | Sequence[np.ndarray], fan_in: int
+             ) -> tuple[np.ndarray, list[list[np.ndarray]]]:
+    """Add ``vectors`` ``(n, d)`` (or ``n`` arrays ``(d,)``; unsigned, mod 2^bits) up the
+    aggregator tree.
 
     Returns:
         ``(total, partials)``: the root's sum ``(d,)`` and, per level, the partial sum each
         node forwards (what its parent sees; the root's is ``total``).
     """
     current = list(vectors)
+    dtype = current[0].dtype
     partials: list[list[np.ndarray]] = []
     for level in aggregation_tree(len(current), fan_in):
         nxt = []
         for node in level:  # one copy per node, the other children added in place
-            acc = np.array(current[node[0]], dtype=vectors.dtype, copy=True)
+            acc = np.array(current[node[0]], dtype=dtype, copy=True)
             for c in node[1:]:
                 np.add(acc, current[c], out=acc)
             nxt.append(acc)
