@@ -70,7 +70,7 @@ def mask_encrypt_throughput(d: int, *, bits: int = 32, scheme: str = "pairwise",
 
 def round_breakdown(updates: Any, weights: Any = None, *, scheme: str = "pairwise",
                     fan_in: int = 4, bits: int = 32, clip: float = 1.0,
-                    neighbors: int | None = None, seed: int = 0) -> dict[str, float]:
+                    neighbors: int | str | None = None, seed: int = 0) -> dict[str, float]:
     """One secure round's phases over ``updates`` ``(n, d)``, all enclaves in this process.
 
     Returns seconds summed over enclaves: ``encode_mask_s``, ``encrypt_s``, ``aggregate_s``
@@ -87,7 +87,7 @@ def round_breakdown(updates: Any, weights: Any = None, *, scheme: str = "pairwis
     sealed = [tx.seal(row.tobytes()) for row in mr.masked]
     t2 = time.perf_counter()
     dtype = mr.masked.dtype
-    opened = np.stack([np.frombuffer(rx.open(s), dtype=dtype) for s in sealed])
+    opened = [np.frombuffer(rx.open(s), dtype=dtype) for s in sealed]
     total, _ = tree_sum(opened, fan_in)
     t3 = time.perf_counter()
     _fixed.decode(total, clip=clip, bits=bits)
@@ -182,16 +182,20 @@ def plain_breakdown(updates: Any, weights: Any = None) -> dict[str, float]:
 
 
 def femnist_round_breakdown(n: int, *, hidden: int | None = None, seed: int = 0,
-                            root: Any = None, fan_in: int = 4, data: Any = None
-                            ) -> list[dict[str, Any]]:
-    """One FEMNIST round (LEAF CNN, ``n`` writers), all in this process: the clients'
-    updates from plain FedAvg's own round, then each scheme's phases on the same updates.
+                            root: Any = None, fan_in: int = 4, data: Any = None,
+                            repeats: int = 1) -> list[dict[str, Any]]:
+    """FEMNIST rounds (LEAF CNN, ``n`` writers), all in this process: the clients' updates
+    from plain FedAvg's own round, then each scheme's phases on the same updates;
+    ``repeats`` rounds, interleaved (plain, then every scheme, round after round), each phase
+    reported as its median over the rounds (``repeats`` in the rows).
 
-    Rows (``kind="breakdown"``, ``method`` = plain / admin / pairwise) with the phase seconds
-    summed over enclaves, ``sequential_round_s`` (everything on one core) and
-    ``modelled_round_s`` (one core per enclave: one enclave's training and masking, the
-    aggregation critical path, the decode). ``data``: the
-    :class:`~carbide.federated.FederatedData` of ``n`` FEMNIST writers, if already loaded."""
+    Rows (``kind="breakdown"``, ``method`` = plain / admin / pairwise-all (every pair) /
+    pairwise (the default ``neighbors="auto"``, ``k`` in ``neighbors``)) with the phase seconds
+    summed over enclaves, ``sequential_round_s`` (everything on one core: plain FedAvg's
+    in-process round against the same work plus Citadel's) and ``modelled_round_s`` (one core
+    per enclave: one enclave's training and masking, the aggregation critical path, the
+    decode). ``data``: the :class:`~carbide.federated.FederatedData` of ``n`` FEMNIST
+    writers, if already loaded."""
     import dataclasses
 
     from ..aggregation import FedAvg
@@ -199,6 +203,7 @@ def femnist_round_breakdown(n: int, *, hidden: int | None = None, seed: int = 0,
     from ..simulation import Simulation
     from .experiment import CitadelRunConfig
 
+    check_int("repeats", repeats, 1)
     cfg = CitadelRunConfig(dataset="femnist", enclaves=n, rounds=1, seed=seed, hidden=hidden)
     fed = cfg.federated()
     data = data if data is not None else load_federated_data(fed, root)
@@ -212,35 +217,50 @@ def femnist_round_breakdown(n: int, *, hidden: int | None = None, seed: int = 0,
 
     recording.name = "fedavg"  # type: ignore[attr-defined]
     sim = Simulation(model, data.clients, data.test, fed.fl_config(), aggregator=recording)
-    row = sim.step()
-    sim.close()
-    u, w = seen["u"].numpy(), seen["w"].numpy()
-    n, d = u.shape
-    train_sum = float(row["client_time_s"])
-    train_each = train_sum / n  # one enclave's local training, one core
-    plain_agg = plain_breakdown(u, w)["aggregate_s"]
-    rows = [{"kind": "breakdown", "method": "plain", "n": n, "d": d, "train_s": train_sum,
-             "encode_mask_s": 0.0, "encrypt_s": 0.0, "transport_s": 0.0,
-             "aggregate_s": plain_agg, "decode_s": 0.0,
-             "sequential_round_s": train_sum + plain_agg,
-             "modelled_round_s": train_each + plain_agg}]
-    # SecAgg+-style sparse pairing: 2 ceil(log2 n) ring neighbours (all pairs when fewer)
-    k = 2 * math.ceil(math.log2(n))
-    methods = [("admin", "admin", None), ("pairwise", "pairwise", None)]
-    if k < n - 1:
-        methods.append((f"pairwise-ring{k}", "pairwise", k))
-    for method, scheme, nb in methods:
-        b = round_breakdown(u, w, scheme=scheme, fan_in=fan_in, seed=seed, neighbors=nb)
+    k = _masks.resolve_neighbors(n, _masks.AUTO)
+    methods = [("admin", "admin", None), ("pairwise-all", "pairwise", None)]
+    if k is not None:
+        methods.append(("pairwise", "pairwise", _masks.AUTO))
+    phases = ["train_s", "encode_mask_s", "encrypt_s", "transport_s", "aggregate_s",
+              "decode_s", "sequential_round_s", "modelled_round_s"]
+    runs: dict[str, list[dict[str, float]]] = {m: [] for m in ["plain"] + [x[0] for x in methods]}
+    d = 0
+    try:
+        for _ in range(repeats):
+            row = sim.step()
+            u, w = seen["u"].numpy(), seen["w"].numpy()
+            n, d = u.shape
+            train_sum = float(row["client_time_s"])
+            train_each = train_sum / n  # one enclave's local training, one core
+            plain_agg = plain_breakdown(u, w)["aggregate_s"]
+            runs["plain"].append({"train_s": train_sum, "encode_mask_s": 0.0, "encrypt_s": 0.0,
+                                  "transport_s": 0.0, "aggregate_s": plain_agg, "decode_s": 0.0,
+                                  "sequential_round_s": train_sum + plain_agg,
+                                  "modelled_round_s": train_each + plain_agg})
+            for method, scheme, nb in methods:
+                b = round_breakdown(u, w, scheme=scheme, fan_in=fan_in, seed=seed,
+                                    neighbors=nb)
+                runs[method].append({
+                    "train_s": train_sum, "encode_mask_s": b["encode_mask_s"],
+                    "encrypt_s": b["encrypt_s"], "transport_s": 0.0,
+                    "aggregate_s": b["aggregate_s"], "decode_s": b["decode_s"],
+                    "sequential_round_s": train_sum + b["encode_mask_s"] + b["encrypt_s"] +
+                    b["aggregate_s"] + b["decode_s"],
+                    "modelled_round_s": train_each + b["per_enclave_s"] + b["tree_s"] +
+                    b["decode_s"]})
+    finally:
+        sim.close()
+    nbs = {"plain": None, "admin": None, "pairwise-all": n - 1, "pairwise": k}
+    rows = []
+    for method, rs in runs.items():
         rows.append({"kind": "breakdown", "method": method, "n": n, "d": d,
-                     "train_s": train_sum, "encode_mask_s": b["encode_mask_s"],
-                     "encrypt_s": b["encrypt_s"], "transport_s": 0.0,
-                     "aggregate_s": b["aggregate_s"], "decode_s": b["decode_s"],
-                     "sequential_round_s": train_sum + b["encode_mask_s"] + b["encrypt_s"] +
-                     b["aggregate_s"] + b["decode_s"],
-                     "modelled_round_s": train_each + b["per_enclave_s"] + b["tree_s"] +
-                     b["decode_s"]})
+                     "neighbors": nbs[method], "repeats": repeats,
+                     **{p: float(np.median([r[p] for r in rs])) for p in phases}})
+    plain = rows[0]
+    for r in rows:
+        r["sequential_x"] = r["sequential_round_s"] / plain["sequential_round_s"]
+        r["modelled_x"] = r["modelled_round_s"] / plain["modelled_round_s"]
     return rows
-
 
 
 def record_bench(cfg: BenchConfig, out: str) -> dict[str, Any]:
