@@ -21,6 +21,7 @@ TINY = ReproPlan(
     expected_minutes=0.2, flower_json=None)
 
 
+@pytest.mark.slow  # about 25 s: a FEMNIST round of the LEAF CNN and the iDLG images
 def test_tiny_repro_writes_the_contract(tmp_path, shared_root):
     res = run_repro(tmp_path / "r", plan=TINY, root=shared_root)
     m = res["metrics"]

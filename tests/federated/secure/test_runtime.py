@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from carbide.federated.secure.channel import AttestationError, AttestationService
+from carbide.federated.secure._wire import pack, unpack
+from carbide.federated.secure.channel import AttestationError, AttestationService, ChannelError
 from carbide.federated.secure.runtime import (
     TRAIN_CODE,
     EnclaveCluster,
     EnclaveCode,
     EnclaveFailure,
+    ProcessBackend,
 )
 
 FIXED = EnclaveCode("carbide.federated.secure._workloads:fixed_update", TRAIN_CODE.modules)
@@ -219,3 +221,53 @@ def test_setup_is_sealed_and_a_tampered_or_misaddressed_one_is_refused():
     assert h["type"] == "AttestationError" and "no quote" in h["message"]
     h = error(a, json.dumps({}).encode())  # an unsealed setup is refused too
     assert h["type"] == "ChannelError"
+
+
+
+class _HostileHost(ProcessBackend):
+    """The untrusted host of the threat model, on the real process backend: once armed, it
+    flips a bit of (``tamper``) or records (``replay``) the next sealed message it relays
+    from training enclave ``a`` (its masked update, on its way to its aggregator)."""
+
+    def __init__(self, mode):
+        super().__init__()
+        self.mode, self.armed, self.captured = mode, False, None
+
+    def send(self, name, message):
+        header, body = unpack(message)
+        if self.armed and header.get("kind") == "relay" and header["from"] == "a":
+            if self.mode == "tamper":
+                message = pack(header, body[:-1] + bytes([body[-1] ^ 1]))
+            self.captured = (name, message)
+            self.armed = False
+        super().send(name, message)
+
+
+def test_host_tampering_with_a_masked_update_fails_the_round_loudly():
+    names = ["a", "b", "c"]
+    _, counts, data = _data(names)
+    host = _HostileHost("tamper")
+    with EnclaveCluster(names, fan_in=2, scheme="pairwise", backend=host, train_code=FIXED,
+                        expected_train_hash=FIXED.measure(), timeout=60) as c:
+        c.provision(data, counts, np.zeros(D, np.float32), {})
+        host.armed = True
+        with pytest.raises(ChannelError, match="agg0-0.*failed authentication"):
+            c.run_round(0)
+    assert host.captured is not None and host.captured[0] == "agg0-0"
+
+
+def test_host_replaying_an_old_masked_update_fails_the_next_round_loudly():
+    names = ["a", "b", "c"]
+    ups, counts, data = _data(names)
+    host = _HostileHost("replay")
+    with EnclaveCluster(names, fan_in=2, scheme="admin", backend=host, train_code=FIXED,
+                        expected_train_hash=FIXED.measure(), timeout=60) as c:
+        c.provision(data, counts, np.zeros(D, np.float32), {})
+        host.armed = True
+        first = c.run_round(0)  # relayed faithfully, and recorded
+        assert np.abs(first.state - _mean(ups, counts, names)).max() < 1e-7
+        name, old = host.captured
+        assert name == "agg0-0"
+        ProcessBackend.send(host, name, old)  # round 0's sealed update, delivered again
+        with pytest.raises(ChannelError, match="agg0-0.*replayed"):
+            c.run_round(1)

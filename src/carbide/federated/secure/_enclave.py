@@ -275,7 +275,10 @@ class EnclaveCore:
             contributors += names
             clipped += clip_count
             v = np.frombuffer(body, dtype=dtype)
-            total = v.copy() if total is None else total + v
+            if total is None:
+                total = v.copy()
+            else:
+                np.add(total, v, out=total)
         stats = {"aggregate_s": time.perf_counter() - t0}
         r, attempt = self.expect["round"], self.expect["attempt"]
         self.partials, self.expect = {}, None
