@@ -39,7 +39,12 @@ def _channel_pair():
 def mask_encrypt_throughput(d: int, *, bits: int = 32, scheme: str = "pairwise",
                             peers: int = 1, repeats: int = 3, seed: int = 0) -> dict[str, Any]:
     """Best-of-``repeats`` time of one enclave's encode, mask (``pairwise``: ``peers`` PRG
-    expansions; ``admin``: one) and seal of a ``d``-value float32 update."""
+    expansions; ``admin``: one) and seal of a ``d``-value float32 update.
+
+    ``mask_encrypt_gb_per_s``: encoded bytes over the mask + seal time (the issue's goal;
+    encoding apart); ``gb_per_s``: over encode + mask + seal, done one after another;
+    ``enclave_gb_per_s``: over what a training enclave runs (encode and mask in one chunked
+    pass, :func:`~._masks.encode_masked`, then the seal)."""
     check_int("d", d, 1)
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal(d) * 0.01).astype(np.float32)
@@ -47,6 +52,7 @@ def mask_encrypt_throughput(d: int, *, bits: int = 32, scheme: str = "pairwise",
     keys = _masks.x25519_keys(peers + 1, seed=seed)
     pubs = {j: _masks.public_bytes(keys[j]) for j in range(1, peers + 1)}
     best = {"encode_s": math.inf, "mask_s": math.inf, "encrypt_s": math.inf}
+    enclave_best = math.inf
     for r in range(repeats):
         t0 = time.perf_counter()
         enc, _ = _fixed.encode(x, clip=1.0, bits=bits, weight=0.5)
@@ -56,16 +62,24 @@ def mask_encrypt_throughput(d: int, *, bits: int = 32, scheme: str = "pairwise",
         else:
             enc += _masks.pairwise_mask(0, keys[0], pubs, d, bits, _masks.round_tag(r))
         t2 = time.perf_counter()
-        tx.seal(enc.tobytes())
+        tx.seal(enc.view(np.uint8))
         t3 = time.perf_counter()
         for k, v in zip(best, (t1 - t0, t2 - t1, t3 - t2), strict=True):
             best[k] = min(best[k], v)
+        # what a training enclave runs: encode and mask in one chunked pass, then seal
+        streams = ([(bytes(32), False)] if scheme == "admin" else
+                   _masks.pairwise_streams(0, keys[0], pubs, _masks.round_tag(r)))
+        t4 = time.perf_counter()
+        enc, _ = _masks.encode_masked(x, clip=1.0, bits=bits, weight=0.5, streams=streams)
+        tx.seal(enc.view(np.uint8))
+        enclave_best = min(enclave_best, time.perf_counter() - t4)
     nbytes = d * bits // 8
     total = sum(best.values())
     return {"d": d, "bits": bits, "scheme": scheme, "peers": peers if scheme == "pairwise"
             else 1, "bytes": nbytes, **best, "total_s": total,
             "gb_per_s": nbytes / total / 1e9,
-            "mask_encrypt_gb_per_s": nbytes / (best["mask_s"] + best["encrypt_s"]) / 1e9}
+            "mask_encrypt_gb_per_s": nbytes / (best["mask_s"] + best["encrypt_s"]) / 1e9,
+            "enclave_s": enclave_best, "enclave_gb_per_s": nbytes / enclave_best / 1e9}
 
 
 def round_breakdown(updates: Any, weights: Any = None, *, scheme: str = "pairwise",
@@ -84,7 +98,7 @@ def round_breakdown(updates: Any, weights: Any = None, *, scheme: str = "pairwis
     t1 = time.perf_counter()
     n = mr.masked.shape[0]
     tx, rx = _channel_pair()
-    sealed = [tx.seal(row.tobytes()) for row in mr.masked]
+    sealed = [tx.seal(row.view(np.uint8)) for row in mr.masked]
     t2 = time.perf_counter()
     dtype = mr.masked.dtype
     opened = [np.frombuffer(rx.open(s), dtype=dtype) for s in sealed]
