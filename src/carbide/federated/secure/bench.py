@@ -119,17 +119,20 @@ def round_breakdown(updates: Any, weights: Any = None, *, scheme: str = "pairwis
 
 
 def scaling(ns: Sequence[int], fan_ins: Sequence[int], d: int, *, scheme: str = "pairwise",
-            bits: int = 32, neighbors: int | None = None, seed: int = 0
+            bits: int = 32, neighbors: int | str | None = None, seed: int = 0
             ) -> list[dict[str, Any]]:
     """:func:`round_breakdown` over random updates for every ``n`` (at the first fan-in)
     and every fan-in (at the largest ``n``); adds ``modelled_round_s`` = per-enclave
-    critical path + aggregation critical path + decode (one core per enclave)."""
+    critical path + aggregation critical path + decode (one core per enclave).
+    ``neighbors`` (pairwise): ``None`` (default here: all pairs, the O(n d) worst case), an
+    even ``k`` or ``"auto"``; each row's ``neighbors`` is the ring degree used (``None``: all
+    pairs)."""
     rows = []
     rng = np.random.default_rng(seed)
     settings = [(n, fan_ins[0]) for n in ns] + [(max(ns), f) for f in fan_ins[1:]]
     for n, f in settings:
         u = (rng.standard_normal((n, d)) * 0.01).astype(np.float32)
-        nb = None if neighbors is None or neighbors >= n - 1 else neighbors
+        nb = _masks.resolve_neighbors(n, neighbors)
         r = round_breakdown(u, None, scheme=scheme, fan_in=f, bits=bits, neighbors=nb,
                             seed=seed)
         r["modelled_round_s"] = r["per_enclave_s"] + r["tree_s"] + r["decode_s"]

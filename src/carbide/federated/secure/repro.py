@@ -344,7 +344,10 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
         report.figure(fig, "breakdown.png", "Secure-aggregation phases per round")
     sc = _get(rows, "scaling")
     report.heading("Scaling (one process; modelled round = one core per enclave)")
-    report.table(sc, ["scheme", "n", "fan_in", "depth", "d", "encode_mask_s", "encrypt_s",
+    report.paragraph("Pairwise scaling rows pair every enclave with every other (neighbors "
+                     "— = all pairs: the O(n d) worst case of masking).")
+    report.table(sc, ["scheme", "neighbors", "n", "fan_in", "depth", "d", "encode_mask_s",
+                      "encrypt_s",
                       "aggregate_s", "per_enclave_s", "modelled_round_s"])
     if sc:
         fig, (a1, a2) = subplots(1, 2, figsize=(8, 3.2))
