@@ -92,6 +92,10 @@ def round_breakdown(updates: Any, weights: Any = None, *, scheme: str = "pairwis
     critical path of one training enclave: its share of encode+mask and encryption),
     ``tree_s`` (the aggregation critical path: one node per level, ``depth`` levels).
     """
+    import torch  # noqa: F401  mask_round's input check imports it: not in the timing
+
+    from ..aggregation import check_updates  # noqa: F401
+
     t0 = time.perf_counter()
     mr = mask_round(updates, weights, scheme=scheme, bits=bits, clip=clip, seed=seed,
                     neighbors=neighbors, keep_encoded=False)
