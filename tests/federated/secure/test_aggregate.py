@@ -70,6 +70,53 @@ def test_mask_neighbors_ring_is_symmetric():
         mask_neighbors(8, 3)
 
 
+def test_sparse_ring_is_shuffled_per_round_connected_and_auto_is_log2n():
+    from carbide.federated.secure._masks import resolve_neighbors
+
+    g0 = mask_neighbors(32, "auto", round_tag(0, b"x"))
+    g1 = mask_neighbors(32, "auto", round_tag(1, b"x"))
+    assert all(len(nb) == 6 for nb in g0)  # log2 32 = 5 -> 6
+    assert all(i in g0[j] for i in range(32) for j in g0[i])
+    assert g0 != g1  # a fresh graph every round
+    seen, todo = {0}, [0]  # connected: every partial sum over a proper subset is masked
+    while todo:
+        for j in g0[todo.pop()]:
+            if j not in seen:
+                seen.add(j)
+                todo.append(j)
+    assert seen == set(range(32))
+    assert resolve_neighbors(5, "auto") is None  # k = 4 = n - 1: all pairs
+    assert resolve_neighbors(64, "auto") == 6 and resolve_neighbors(1024, "auto") == 10
+    assert resolve_neighbors(32, None) is None and resolve_neighbors(32, 2) == 2
+    with pytest.raises(InvalidConfigError, match="even"):
+        resolve_neighbors(8, "some")
+
+
+@pytest.mark.parametrize("bits", [32, 64])
+def test_sparse_pairwise_masks_sum_to_zero_exactly(bits):
+    keys = x25519_keys(33, seed=1)
+    for r in range(3):
+        m = pairwise_masks(keys, 200, bits, round_tag(r, b"n"), "auto")
+        assert (m.sum(axis=0, dtype=m.dtype) == 0).all()
+        # the sum over any proper subset (here: the first 16) stays masked
+        part = m[:16].sum(axis=0, dtype=m.dtype)
+        assert (part != 0).mean() > 0.99
+
+
+@pytest.mark.parametrize("bits", [32, 64])
+def test_one_pass_encode_masked_equals_encode_then_masks(bits):
+    from carbide.federated.secure._fixed import _CHUNK
+    from carbide.federated.secure._masks import encode_masked, prg_add
+
+    x = (np.random.default_rng(0).standard_normal(2 * _CHUNK + 7) * 0.5).astype(np.float32)
+    streams = [(b"a" * 32, False), (b"b" * 32, True)]
+    ref, c_ref = encode(x, clip=1.0, bits=bits, weight=0.3)
+    for key, sub in streams:
+        prg_add(key, ref, subtract=sub)
+    got, c = encode_masked(x, clip=1.0, bits=bits, weight=0.3, streams=streams)
+    assert c == c_ref > 0 and (got == ref).all()
+
+
 @pytest.mark.parametrize("scheme", ["admin", "pairwise"])
 @pytest.mark.parametrize("bits", [32, 64])
 def test_secure_sum_equals_integer_sum_exactly(scheme, bits):

@@ -18,9 +18,10 @@ TINY = ReproPlan(
                                test_subset=100),),
     breakdown_n=3, breakdown_hidden=16, scaling_ns=(2, 3), fan_ins=(2,), scaling_d=500,
     ds=(1000,), leakage_rounds=2, leakage_n=3, leakage_d=1000, idlg_images=3,
-    expected_minutes=0.2)
+    expected_minutes=0.2, flower_json=None)
 
 
+@pytest.mark.slow  # about 25 s: a FEMNIST round of the LEAF CNN and the iDLG images
 def test_tiny_repro_writes_the_contract(tmp_path, shared_root):
     res = run_repro(tmp_path / "r", plan=TINY, root=shared_root)
     m = res["metrics"]
@@ -28,7 +29,8 @@ def test_tiny_repro_writes_the_contract(tmp_path, shared_root):
     assert m["runs"] == 1 and m["runs_within_rounding"] == 1
     assert 0 <= m["perturbed_plain_diff_max"] < 1e-3
     assert m["test_acc"] == pytest.approx(m["plain_test_acc"], abs=0.01)
-    assert m["pairwise_over_plain"] > 1.0 and m["idlg_unmasked_acc"] == 1.0
+    # a ratio of wall-clock times: present and finite, never asserted on its size
+    assert 0 < m["pairwise_over_plain"] < float("inf") and m["idlg_unmasked_acc"] == 1.0
     text = (tmp_path / "r" / "report.md").read_text()
     assert "simulated" in text and "1.73" in text and "not measured" in text.lower()
     assert (tmp_path / "r" / "scaling.png").exists()
@@ -75,3 +77,25 @@ def test_public_api_resolves_and_import_is_lean():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_flower_figure_is_read_from_its_file_and_named_as_a_separate_run(tmp_path):
+    import dataclasses
+
+    from carbide.federated.secure.repro import _flower_rows, render
+
+    fig = {"command": "benchmarks/citadel_flower_secaggplus.py --clients 3", "date": "D",
+           "loadavg_start": ["1", "1", "1"], "num_shares": 3, "reconstruction_threshold": 2,
+           "clients": 3, "d": 1000, "secaggplus_round_s": [2.5], "plain_round_s": [1.0]}
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(fig))
+    plan = dataclasses.replace(TINY, flower_json=str(path))
+    rows = _flower_rows(plan, None, 0)
+    assert [r["method"] for r in rows] == ["flower-secaggplus", "citadel-admin",
+                                           "citadel-pairwise"]
+    assert rows[0]["round_s"] == 2.5 and "--clients 3" in rows[0]["source"]
+    metrics, report = render(rows, plan)
+    assert metrics["flower_secaggplus_round_s"] == 2.5
+    assert "separate benchmark run" in report.render()
+    assert _flower_rows(dataclasses.replace(TINY, flower_json=str(tmp_path / "none")),
+                        None, 0) == []

@@ -112,7 +112,14 @@ class EnclaveCore:
         try:
             kind = header["kind"]
             if kind == "setup":
-                return self._on_setup(json.loads(body))
+                # sealed by the owner to this enclave's attested key: a tampered setup, or
+                # one sealed for another enclave, fails authentication here
+                if OWNER not in self.channels:
+                    self.channels[OWNER] = SecureChannel(
+                        self.key, bytes.fromhex(self.policy["owner"]), _label(self.name, OWNER))
+                if self.setup:
+                    raise ChannelError(f"{self.name}: a second setup is refused")
+                return self._on_setup(json.loads(self.channels[OWNER].open(body)))
             if kind == "relay":
                 sender = header["from"]
                 inner_header, inner = unpack(self._channel(sender).open(body))
@@ -152,8 +159,6 @@ class EnclaveCore:
             pub = self._verify(peer, role)
             if peer not in self.channels:
                 self.channels[peer] = SecureChannel(self.key, pub, _label(self.name, peer))
-        self.channels[OWNER] = SecureChannel(self.key, bytes.fromhex(self.policy["owner"]),
-                                             _label(self.name, OWNER))
         return [pack({"kind": "ready", "from": self.name})]
 
     def _on_sealed(self, sender: str, h: dict[str, Any], body: bytes) -> list[bytes]:
@@ -207,23 +212,27 @@ class EnclaveCore:
             stats["train_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         weight = self.count / float(h["total"])
-        enc, clipped = _fixed.encode(self.cache[1], clip=clip, bits=bits, weight=weight)
-        d = enc.shape[0]
         parts = h["participants"]
+        streams: list[tuple[bytes, bool]] = []
+        correction = None
         if len(parts) > 1:
             if cfg["scheme"] == "admin":
                 if "admin_seed" in h:
-                    _masks.prg_add(bytes.fromhex(h["admin_seed"]), enc)
+                    streams = [(bytes.fromhex(h["admin_seed"]), False)]
                 else:  # the last participant gets the admin's correction vector
-                    enc += np.frombuffer(body[k + rk:], dtype=enc.dtype)
+                    correction = np.frombuffer(body[k + rk:], dtype=_fixed.uint_dtype(bits))
             else:
-                # fresh per round and per re-keying attempt
+                # fresh per round and per re-keying attempt: the seeds and the ring's order
                 tag = _masks.round_tag(r, bytes.fromhex(h["nonce"]) + b":" +
                                        str(h["attempt"]).encode())
                 me = parts.index(self.name)
-                graph = _masks.mask_neighbors(len(parts), cfg.get("neighbors"))
+                graph = _masks.mask_neighbors(len(parts), cfg.get("neighbors"), tag)
                 pubs = {j: self._verify(parts[j], "train") for j in graph[me]}
-                enc += _masks.pairwise_mask(me, self.key, pubs, d, bits, tag)
+                streams = _masks.pairwise_streams(me, self.key, pubs, tag)
+        enc, clipped = _masks.encode_masked(self.cache[1], clip=clip, bits=bits, weight=weight,
+                                            streams=streams)
+        if correction is not None:
+            np.add(enc, correction, out=enc)
         stats["encode_mask_s"] = time.perf_counter() - t0
         header = {"type": "partial", "round": r, "attempt": h["attempt"],
                   "contributors": [self.name], "clipped": clipped}
@@ -266,7 +275,10 @@ class EnclaveCore:
             contributors += names
             clipped += clip_count
             v = np.frombuffer(body, dtype=dtype)
-            total = v.copy() if total is None else total + v
+            if total is None:
+                total = v.copy()
+            else:
+                np.add(total, v, out=total)
         stats = {"aggregate_s": time.perf_counter() - t0}
         r, attempt = self.expect["round"], self.expect["attempt"]
         self.partials, self.expect = {}, None

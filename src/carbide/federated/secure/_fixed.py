@@ -24,8 +24,8 @@ import numpy as np
 
 from ...exceptions import InvalidConfigError
 
-__all__ = ["BITS", "check_bits", "check_clip", "decode", "encode", "fixed_scale", "uint_dtype",
-           "max_error"]
+__all__ = ["BITS", "check_bits", "check_clip", "decode", "encode", "encode_chunks", "fixed_scale",
+           "max_error", "uint_dtype"]
 
 #: The supported moduli ``2^bits``.
 BITS: tuple[int, ...] = (32, 64)
@@ -62,8 +62,11 @@ def max_error(n: int, clip: float, bits: int) -> float:
     return n * 0.5 / fixed_scale(clip, bits)
 
 
-def encode(values: np.ndarray, *, clip: float, bits: int, weight: float = 1.0
-           ) -> tuple[np.ndarray, int]:
+_CHUNK = 1 << 16  # values per encoding chunk: the float64 scratch (512 KiB) stays in cache
+
+
+def encode(values: np.ndarray, *, clip: float, bits: int, weight: float = 1.0,
+           out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Encode ``weight * clip(values)`` as integers mod ``2^bits``.
 
     Args:
@@ -71,30 +74,53 @@ def encode(values: np.ndarray, *, clip: float, bits: int, weight: float = 1.0
         clip: values are clipped to ``[-clip, clip]``.
         bits: 32 or 64.
         weight: the FedAvg weight of this enclave, in ``[0, 1]``.
+        out: a ``uint32``/``uint64`` array of ``values.size`` to write into (and return).
 
     Returns:
-        ``(encoded, clipped)``: the ``uint32``/``uint64`` array and how many values were
-        outside ``[-clip, clip]`` (NaN counts as clipped to 0 is *not* done: NaN raises).
+        ``(encoded, clipped)``: the ``uint32``/``uint64`` array (flat) and how many values were
+        outside ``[-clip, clip]``. NaN or Inf raises (nothing is silently zeroed).
     """
+    return encode_chunks(values, clip=clip, bits=bits, weight=weight, out=out)
+
+
+def encode_chunks(values: np.ndarray, *, clip: float, bits: int, weight: float = 1.0,
+                  out: np.ndarray | None = None, each=None) -> tuple[np.ndarray, int]:
+    """:func:`encode` in cache-sized chunks; ``each(start, stop)`` (if given) runs after
+    every chunk is encoded into ``out[start:stop]`` (the masks are added there while the
+    chunk is still in cache)."""
     scale = fixed_scale(clip, bits)
-    x = np.asarray(values)
+    x = np.asarray(values).reshape(-1)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)
-    lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise InvalidConfigError("the update holds NaN or Inf; drop it before encoding")
+    dtype = uint_dtype(bits)
+    d = x.shape[0]
+    if out is None:
+        out = np.empty(d, dtype=dtype)
+    elif out.shape != (d,) or out.dtype != dtype:
+        raise InvalidConfigError(f"out must be a flat {np.dtype(dtype).name} array of {d} "
+                                 f"values, got {out.dtype} {out.shape}")
+    # float64 scratch: the scaled value needs more than float32's 24-bit mantissa;
+    # |y| <= 2^(bits-2): its two's-complement bits are the value mod 2^bits
+    signed = out.view(np.int32 if bits == 32 else np.int64)
+    scratch = np.empty(min(_CHUNK, max(d, 1)), dtype=np.float64)
+    factor = float(weight) * scale
     clipped = 0
-    # float64 throughout: the scaled value needs more than float32's 24-bit mantissa
-    y = x.astype(np.float64)  # a fresh buffer, worked on in place
-    if lo < -clip or hi > clip:
-        clipped = int(np.count_nonzero(np.abs(x) > clip))
-        np.clip(y, -clip, clip, out=y)
-    np.multiply(y, float(weight) * scale, out=y)
-    np.rint(y, out=y)
-    if bits == 32:
-        # |y| <= 2^30: fits int32; its two's-complement bits are the value mod 2^32
-        return y.astype(np.int32).view(np.uint32), clipped
-    return y.astype(np.int64).view(np.uint64), clipped
+    for start in range(0, d, _CHUNK):
+        stop = min(start + _CHUNK, d)
+        y = scratch[:stop - start]
+        y[...] = x[start:stop]
+        lo, hi = float(y.min()), float(y.max())
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise InvalidConfigError("the update holds NaN or Inf; drop it before encoding")
+        if lo < -clip or hi > clip:
+            clipped += int(np.count_nonzero(np.abs(y) > clip))
+            np.clip(y, -clip, clip, out=y)
+        np.multiply(y, factor, out=y)
+        np.rint(y, out=y)
+        np.copyto(signed[start:stop], y, casting="unsafe")
+        if each is not None:
+            each(start, stop)
+    return out, clipped
 
 
 def decode(total: np.ndarray, *, clip: float, bits: int) -> np.ndarray:

@@ -111,42 +111,67 @@ class MaskedRound:
 
 def mask_round(updates: Any, weights: Any = None, *, scheme: str = "pairwise", bits: int = 32,
                clip: float = 1.0, seed: int | None = None, round_index: int = 0,
-               neighbors: int | None = None, allow_single: bool = False,
+               neighbors: int | str | None = _masks.AUTO, allow_single: bool = False,
                masking: bool = True, keep_encoded: bool = True) -> MaskedRound:
     """Encode and mask a round's updates in one process (see :func:`masked_updates`);
     ``masking=False`` leaves the masks out (the negative control of the leakage tests);
-    ``keep_encoded=False`` masks the encodings in place (``encoded`` is then ``masked``)."""
+    ``keep_encoded=False`` encodes and masks each row in one pass, as an enclave does
+    (``encoded`` is then ``masked``). The admin scheme's cost includes the admin's own work
+    (expanding every seed once more for the last enclave's correction), as in the runtime."""
     if scheme not in _masks.SCHEMES:
         raise InvalidConfigError(f"unknown mask scheme {scheme!r}; choose one of: "
                                  f"{', '.join(_masks.SCHEMES)}")
     bits = _fixed.check_bits(bits)
     clip = _fixed.check_clip(clip)
+    _masks.check_neighbors(neighbors)
     x = _as_numpy(updates)
     n, d = x.shape
     check_round(n, allow_single=allow_single)
     w = normalized_weights(n, weights)
     dtype = _fixed.uint_dtype(bits)
-    encoded = np.empty((n, d), dtype=dtype)
     clipped = np.zeros(n, dtype=np.int64)
-    for i in range(n):
-        encoded[i], clipped[i] = _fixed.encode(x[i], clip=clip, bits=bits, weight=w[i])
-    masked = encoded.copy() if keep_encoded else encoded
-    if masking and n > 1:  # masks are added in place: no (n, d) mask matrix
+    streams: list[list[tuple[bytes, bool]]] = [[] for _ in range(n)]
+    correction = None
+    info: dict[str, Any] = {"scheme": scheme, "bits": bits, "clip": clip, "masking": masking}
+    if masking and n > 1:
         if scheme == "admin":
-            _masks.admin_masks(n, d, bits, seed=_seed_bytes(seed, "admin", round_index),
-                               out=masked)
+            root = _seed_bytes(seed, "admin", round_index) or os.urandom(32)
+            for i in range(n - 1):
+                streams[i] = [(_masks.admin_seed(root, i), False)]
+            # the admin's correction for the last enclave: minus every other mask
+            correction = np.zeros(d, dtype=dtype)
+            for i in range(n - 1):
+                _masks.prg_add(streams[i][0][0], correction, subtract=True)
         else:
             keys = _masks.x25519_keys(n, None if seed is None else seed * 1_000_003 + round_index)
             nonce = _seed_bytes(seed, "nonce", round_index) or os.urandom(16)
-            _masks.pairwise_masks(keys, d, bits, _masks.round_tag(round_index, nonce),
-                                  neighbors, out=masked)
-    return MaskedRound(masked, encoded, clipped, w,
-                       {"scheme": scheme, "bits": bits, "clip": clip, "masking": masking})
+            tag = _masks.round_tag(round_index, nonce)
+            graph = _masks.mask_neighbors(n, neighbors, tag)
+            pubs = [_masks.public_bytes(k) for k in keys]
+            for i in range(n):
+                streams[i] = _masks.pairwise_streams(i, keys[i], {j: pubs[j] for j in graph[i]},
+                                                     tag)
+            info["neighbors"] = _masks.resolve_neighbors(n, neighbors)
+    masked = np.empty((n, d), dtype=dtype)
+    encoded = np.empty((n, d), dtype=dtype) if keep_encoded else masked
+    for i in range(n):
+        if keep_encoded:  # the encodings kept apart, the masks added to a copy
+            _, clipped[i] = _fixed.encode(x[i], clip=clip, bits=bits, weight=w[i],
+                                          out=encoded[i])
+            masked[i] = encoded[i]
+            for key, subtract in streams[i]:
+                _masks.prg_add(key, masked[i], subtract=subtract)
+        else:  # one pass per enclave, as inside an enclave
+            _, clipped[i] = _masks.encode_masked(x[i], clip=clip, bits=bits, weight=w[i],
+                                                 streams=streams[i], out=masked[i])
+    if correction is not None:
+        np.add(masked[n - 1], correction, out=masked[n - 1])
+    return MaskedRound(masked, encoded, clipped, w, info)
 
 
 def masked_updates(updates: Any, weights: Any = None, *, scheme: str = "pairwise",
                    bits: int = 32, clip: float = 1.0, seed: int | None = None,
-                   round_index: int = 0, neighbors: int | None = None,
+                   round_index: int = 0, neighbors: int | str | None = _masks.AUTO,
                    allow_single: bool = False) -> torch.Tensor:
     """What leaves each training enclave: ``encode(w_i * clip(u_i)) + mask_i mod 2^bits``.
 
@@ -158,7 +183,12 @@ def masked_updates(updates: Any, weights: Any = None, *, scheme: str = "pairwise
         clip: values are clipped to ``[-clip, clip]`` (1.0).
         seed: makes the masks reproducible (``None``: fresh OS entropy, as in deployment).
         round_index: the round; with a seed, every round gets different masks.
-        neighbors: pairwise only: ring neighbours per enclave (``None`` = all pairs).
+        neighbors: pairwise only: each enclave's mask neighbours on a ring shuffled every
+            round (SecAgg+'s sparse graph): an even ``k``, ``"auto"`` (default: the smallest
+            even ``k >= log2 n``, e.g. 6 at ``n = 32``; all pairs when ``k >= n - 1``) or
+            ``None`` for all pairs. The masks cancel exactly over any of these graphs; the
+            privacy trade-off (a coalition of an enclave's ``k`` neighbours can unmask it,
+            against ``n - 1`` with all pairs) is in :mod:`._masks`.
 
     Returns:
         int64 ``(n, d)`` with values in ``[0, 2^32)`` for ``bits=32``; for ``bits=64`` the
@@ -192,18 +222,26 @@ def aggregation_tree(n: int, fan_in: int) -> list[list[list[int]]]:
         width = len(nodes)
 
 
-def tree_sum(vectors: np.ndarray, fan_in: int) -> tuple[np.ndarray, list[list[np.ndarray]]]:
-    """Add ``vectors`` ``(n, d)`` (unsigned, mod 2^bits) up the aggregator tree.
+def tree_sum(vectors: np.ndarray | Sequence[np.ndarray], fan_in: int
+             ) -> tuple[np.ndarray, list[list[np.ndarray]]]:
+    """Add ``vectors`` ``(n, d)`` (or ``n`` arrays ``(d,)``; unsigned, mod 2^bits) up the
+    aggregator tree.
 
     Returns:
         ``(total, partials)``: the root's sum ``(d,)`` and, per level, the partial sum each
         node forwards (what its parent sees; the root's is ``total``).
     """
     current = list(vectors)
+    dtype = current[0].dtype
     partials: list[list[np.ndarray]] = []
     for level in aggregation_tree(len(current), fan_in):
-        current = [np.sum(np.stack([current[c] for c in node]), axis=0, dtype=vectors.dtype)
-                   for node in level]
+        nxt = []
+        for node in level:  # one copy per node, the other children added in place
+            acc = np.array(current[node[0]], dtype=dtype, copy=True)
+            for c in node[1:]:
+                np.add(acc, current[c], out=acc)
+            nxt.append(acc)
+        current = nxt
         partials.append(current)
     return current[0], partials
 
@@ -211,7 +249,7 @@ def tree_sum(vectors: np.ndarray, fan_in: int) -> tuple[np.ndarray, list[list[np
 def secure_aggregate(updates: Any, weights: Any = None, *, scheme: str = "pairwise",
                      fan_in: int = 4, bits: int = 32, clip: float = 1.0,
                      seed: int | None = None, round_index: int = 0,
-                     neighbors: int | None = None, allow_single: bool = False
+                     neighbors: int | str | None = _masks.AUTO, allow_single: bool = False
                      ) -> AggregationResult:
     """Citadel's secure weighted mean of ``updates`` ``(n, d)``, computed in one process.
 
@@ -259,7 +297,7 @@ class SecureAggregator:
     bits: int = 32
     clip: float = 1.0
     seed: int | None = None
-    neighbors: int | None = None
+    neighbors: int | str | None = _masks.AUTO
     allow_single: bool = False
     name: str = "citadel"
     rounds_done: int = 0
@@ -271,6 +309,7 @@ class SecureAggregator:
                                      f"{', '.join(_masks.SCHEMES)}")
         _fixed.check_bits(self.bits)
         _fixed.check_clip(self.clip)
+        _masks.check_neighbors(self.neighbors)
         check_round(2, fan_in=self.fan_in)
 
     def __call__(self, updates: torch.Tensor, weights: torch.Tensor,

@@ -39,7 +39,12 @@ def _channel_pair():
 def mask_encrypt_throughput(d: int, *, bits: int = 32, scheme: str = "pairwise",
                             peers: int = 1, repeats: int = 3, seed: int = 0) -> dict[str, Any]:
     """Best-of-``repeats`` time of one enclave's encode, mask (``pairwise``: ``peers`` PRG
-    expansions; ``admin``: one) and seal of a ``d``-value float32 update."""
+    expansions; ``admin``: one) and seal of a ``d``-value float32 update.
+
+    ``mask_encrypt_gb_per_s``: encoded bytes over the mask + seal time (the issue's goal;
+    encoding apart); ``gb_per_s``: over encode + mask + seal, done one after another;
+    ``enclave_gb_per_s``: over what a training enclave runs (encode and mask in one chunked
+    pass, :func:`~._masks.encode_masked`, then the seal)."""
     check_int("d", d, 1)
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal(d) * 0.01).astype(np.float32)
@@ -47,6 +52,7 @@ def mask_encrypt_throughput(d: int, *, bits: int = 32, scheme: str = "pairwise",
     keys = _masks.x25519_keys(peers + 1, seed=seed)
     pubs = {j: _masks.public_bytes(keys[j]) for j in range(1, peers + 1)}
     best = {"encode_s": math.inf, "mask_s": math.inf, "encrypt_s": math.inf}
+    enclave_best = math.inf
     for r in range(repeats):
         t0 = time.perf_counter()
         enc, _ = _fixed.encode(x, clip=1.0, bits=bits, weight=0.5)
@@ -56,21 +62,29 @@ def mask_encrypt_throughput(d: int, *, bits: int = 32, scheme: str = "pairwise",
         else:
             enc += _masks.pairwise_mask(0, keys[0], pubs, d, bits, _masks.round_tag(r))
         t2 = time.perf_counter()
-        tx.seal(enc.tobytes())
+        tx.seal(enc.view(np.uint8))
         t3 = time.perf_counter()
         for k, v in zip(best, (t1 - t0, t2 - t1, t3 - t2), strict=True):
             best[k] = min(best[k], v)
+        # what a training enclave runs: encode and mask in one chunked pass, then seal
+        streams = ([(bytes(32), False)] if scheme == "admin" else
+                   _masks.pairwise_streams(0, keys[0], pubs, _masks.round_tag(r)))
+        t4 = time.perf_counter()
+        enc, _ = _masks.encode_masked(x, clip=1.0, bits=bits, weight=0.5, streams=streams)
+        tx.seal(enc.view(np.uint8))
+        enclave_best = min(enclave_best, time.perf_counter() - t4)
     nbytes = d * bits // 8
     total = sum(best.values())
     return {"d": d, "bits": bits, "scheme": scheme, "peers": peers if scheme == "pairwise"
             else 1, "bytes": nbytes, **best, "total_s": total,
             "gb_per_s": nbytes / total / 1e9,
-            "mask_encrypt_gb_per_s": nbytes / (best["mask_s"] + best["encrypt_s"]) / 1e9}
+            "mask_encrypt_gb_per_s": nbytes / (best["mask_s"] + best["encrypt_s"]) / 1e9,
+            "enclave_s": enclave_best, "enclave_gb_per_s": nbytes / enclave_best / 1e9}
 
 
 def round_breakdown(updates: Any, weights: Any = None, *, scheme: str = "pairwise",
                     fan_in: int = 4, bits: int = 32, clip: float = 1.0,
-                    neighbors: int | None = None, seed: int = 0) -> dict[str, float]:
+                    neighbors: int | str | None = None, seed: int = 0) -> dict[str, float]:
     """One secure round's phases over ``updates`` ``(n, d)``, all enclaves in this process.
 
     Returns seconds summed over enclaves: ``encode_mask_s``, ``encrypt_s``, ``aggregate_s``
@@ -78,16 +92,20 @@ def round_breakdown(updates: Any, weights: Any = None, *, scheme: str = "pairwis
     critical path of one training enclave: its share of encode+mask and encryption),
     ``tree_s`` (the aggregation critical path: one node per level, ``depth`` levels).
     """
+    import torch  # noqa: F401  mask_round's input check imports it: not in the timing
+
+    from ..aggregation import check_updates  # noqa: F401
+
     t0 = time.perf_counter()
     mr = mask_round(updates, weights, scheme=scheme, bits=bits, clip=clip, seed=seed,
                     neighbors=neighbors, keep_encoded=False)
     t1 = time.perf_counter()
     n = mr.masked.shape[0]
     tx, rx = _channel_pair()
-    sealed = [tx.seal(row.tobytes()) for row in mr.masked]
+    sealed = [tx.seal(row.view(np.uint8)) for row in mr.masked]
     t2 = time.perf_counter()
     dtype = mr.masked.dtype
-    opened = np.stack([np.frombuffer(rx.open(s), dtype=dtype) for s in sealed])
+    opened = [np.frombuffer(rx.open(s), dtype=dtype) for s in sealed]
     total, _ = tree_sum(opened, fan_in)
     t3 = time.perf_counter()
     _fixed.decode(total, clip=clip, bits=bits)
@@ -105,17 +123,20 @@ def round_breakdown(updates: Any, weights: Any = None, *, scheme: str = "pairwis
 
 
 def scaling(ns: Sequence[int], fan_ins: Sequence[int], d: int, *, scheme: str = "pairwise",
-            bits: int = 32, neighbors: int | None = None, seed: int = 0
+            bits: int = 32, neighbors: int | str | None = None, seed: int = 0
             ) -> list[dict[str, Any]]:
     """:func:`round_breakdown` over random updates for every ``n`` (at the first fan-in)
     and every fan-in (at the largest ``n``); adds ``modelled_round_s`` = per-enclave
-    critical path + aggregation critical path + decode (one core per enclave)."""
+    critical path + aggregation critical path + decode (one core per enclave).
+    ``neighbors`` (pairwise): ``None`` (default here: all pairs, the O(n d) worst case), an
+    even ``k`` or ``"auto"``; each row's ``neighbors`` is the ring degree used (``None``: all
+    pairs)."""
     rows = []
     rng = np.random.default_rng(seed)
     settings = [(n, fan_ins[0]) for n in ns] + [(max(ns), f) for f in fan_ins[1:]]
     for n, f in settings:
         u = (rng.standard_normal((n, d)) * 0.01).astype(np.float32)
-        nb = None if neighbors is None or neighbors >= n - 1 else neighbors
+        nb = _masks.resolve_neighbors(n, neighbors)
         r = round_breakdown(u, None, scheme=scheme, fan_in=f, bits=bits, neighbors=nb,
                             seed=seed)
         r["modelled_round_s"] = r["per_enclave_s"] + r["tree_s"] + r["decode_s"]
@@ -182,16 +203,20 @@ def plain_breakdown(updates: Any, weights: Any = None) -> dict[str, float]:
 
 
 def femnist_round_breakdown(n: int, *, hidden: int | None = None, seed: int = 0,
-                            root: Any = None, fan_in: int = 4, data: Any = None
-                            ) -> list[dict[str, Any]]:
-    """One FEMNIST round (LEAF CNN, ``n`` writers), all in this process: the clients'
-    updates from plain FedAvg's own round, then each scheme's phases on the same updates.
+                            root: Any = None, fan_in: int = 4, data: Any = None,
+                            repeats: int = 1) -> list[dict[str, Any]]:
+    """FEMNIST rounds (LEAF CNN, ``n`` writers), all in this process: the clients' updates
+    from plain FedAvg's own round, then each scheme's phases on the same updates;
+    ``repeats`` rounds, interleaved (plain, then every scheme, round after round), each phase
+    reported as its median over the rounds (``repeats`` in the rows).
 
-    Rows (``kind="breakdown"``, ``method`` = plain / admin / pairwise) with the phase seconds
-    summed over enclaves, ``sequential_round_s`` (everything on one core) and
-    ``modelled_round_s`` (one core per enclave: one enclave's training and masking, the
-    aggregation critical path, the decode). ``data``: the
-    :class:`~carbide.federated.FederatedData` of ``n`` FEMNIST writers, if already loaded."""
+    Rows (``kind="breakdown"``, ``method`` = plain / admin / pairwise-all (every pair) /
+    pairwise (the default ``neighbors="auto"``, ``k`` in ``neighbors``)) with the phase seconds
+    summed over enclaves, ``sequential_round_s`` (everything on one core: plain FedAvg's
+    in-process round against the same work plus Citadel's) and ``modelled_round_s`` (one core
+    per enclave: one enclave's training and masking, the aggregation critical path, the
+    decode). ``data``: the :class:`~carbide.federated.FederatedData` of ``n`` FEMNIST
+    writers, if already loaded."""
     import dataclasses
 
     from ..aggregation import FedAvg
@@ -199,6 +224,7 @@ def femnist_round_breakdown(n: int, *, hidden: int | None = None, seed: int = 0,
     from ..simulation import Simulation
     from .experiment import CitadelRunConfig
 
+    check_int("repeats", repeats, 1)
     cfg = CitadelRunConfig(dataset="femnist", enclaves=n, rounds=1, seed=seed, hidden=hidden)
     fed = cfg.federated()
     data = data if data is not None else load_federated_data(fed, root)
@@ -212,35 +238,50 @@ def femnist_round_breakdown(n: int, *, hidden: int | None = None, seed: int = 0,
 
     recording.name = "fedavg"  # type: ignore[attr-defined]
     sim = Simulation(model, data.clients, data.test, fed.fl_config(), aggregator=recording)
-    row = sim.step()
-    sim.close()
-    u, w = seen["u"].numpy(), seen["w"].numpy()
-    n, d = u.shape
-    train_sum = float(row["client_time_s"])
-    train_each = train_sum / n  # one enclave's local training, one core
-    plain_agg = plain_breakdown(u, w)["aggregate_s"]
-    rows = [{"kind": "breakdown", "method": "plain", "n": n, "d": d, "train_s": train_sum,
-             "encode_mask_s": 0.0, "encrypt_s": 0.0, "transport_s": 0.0,
-             "aggregate_s": plain_agg, "decode_s": 0.0,
-             "sequential_round_s": train_sum + plain_agg,
-             "modelled_round_s": train_each + plain_agg}]
-    # SecAgg+-style sparse pairing: 2 ceil(log2 n) ring neighbours (all pairs when fewer)
-    k = 2 * math.ceil(math.log2(n))
-    methods = [("admin", "admin", None), ("pairwise", "pairwise", None)]
-    if k < n - 1:
-        methods.append((f"pairwise-ring{k}", "pairwise", k))
-    for method, scheme, nb in methods:
-        b = round_breakdown(u, w, scheme=scheme, fan_in=fan_in, seed=seed, neighbors=nb)
+    k = _masks.resolve_neighbors(n, _masks.AUTO)
+    methods = [("admin", "admin", None), ("pairwise-all", "pairwise", None)]
+    if k is not None:
+        methods.append(("pairwise", "pairwise", _masks.AUTO))
+    phases = ["train_s", "encode_mask_s", "encrypt_s", "transport_s", "aggregate_s",
+              "decode_s", "sequential_round_s", "modelled_round_s"]
+    runs: dict[str, list[dict[str, float]]] = {m: [] for m in ["plain"] + [x[0] for x in methods]}
+    d = 0
+    try:
+        for _ in range(repeats):
+            row = sim.step()
+            u, w = seen["u"].numpy(), seen["w"].numpy()
+            n, d = u.shape
+            train_sum = float(row["client_time_s"])
+            train_each = train_sum / n  # one enclave's local training, one core
+            plain_agg = plain_breakdown(u, w)["aggregate_s"]
+            runs["plain"].append({"train_s": train_sum, "encode_mask_s": 0.0, "encrypt_s": 0.0,
+                                  "transport_s": 0.0, "aggregate_s": plain_agg, "decode_s": 0.0,
+                                  "sequential_round_s": train_sum + plain_agg,
+                                  "modelled_round_s": train_each + plain_agg})
+            for method, scheme, nb in methods:
+                b = round_breakdown(u, w, scheme=scheme, fan_in=fan_in, seed=seed,
+                                    neighbors=nb)
+                runs[method].append({
+                    "train_s": train_sum, "encode_mask_s": b["encode_mask_s"],
+                    "encrypt_s": b["encrypt_s"], "transport_s": 0.0,
+                    "aggregate_s": b["aggregate_s"], "decode_s": b["decode_s"],
+                    "sequential_round_s": train_sum + b["encode_mask_s"] + b["encrypt_s"] +
+                    b["aggregate_s"] + b["decode_s"],
+                    "modelled_round_s": train_each + b["per_enclave_s"] + b["tree_s"] +
+                    b["decode_s"]})
+    finally:
+        sim.close()
+    nbs = {"plain": None, "admin": None, "pairwise-all": n - 1, "pairwise": k}
+    rows = []
+    for method, rs in runs.items():
         rows.append({"kind": "breakdown", "method": method, "n": n, "d": d,
-                     "train_s": train_sum, "encode_mask_s": b["encode_mask_s"],
-                     "encrypt_s": b["encrypt_s"], "transport_s": 0.0,
-                     "aggregate_s": b["aggregate_s"], "decode_s": b["decode_s"],
-                     "sequential_round_s": train_sum + b["encode_mask_s"] + b["encrypt_s"] +
-                     b["aggregate_s"] + b["decode_s"],
-                     "modelled_round_s": train_each + b["per_enclave_s"] + b["tree_s"] +
-                     b["decode_s"]})
+                     "neighbors": nbs[method], "repeats": repeats,
+                     **{p: float(np.median([r[p] for r in rs])) for p in phases}})
+    plain = rows[0]
+    for r in rows:
+        r["sequential_x"] = r["sequential_round_s"] / plain["sequential_round_s"]
+        r["modelled_x"] = r["modelled_round_s"] / plain["modelled_round_s"]
     return rows
-
 
 
 def record_bench(cfg: BenchConfig, out: str) -> dict[str, Any]:

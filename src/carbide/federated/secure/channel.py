@@ -184,7 +184,9 @@ class SecureChannel:
         self._seq_out = 0
         self._seq_in = -1
 
-    def seal(self, plain: bytes) -> bytes:
+    def seal(self, plain: bytes | bytearray | memoryview) -> bytes:
+        """Seal ``plain`` (any contiguous bytes-like object, e.g. a ``uint8`` view of an
+        array: no copy is made of it first)."""
         seq = self._seq_out
         self._seq_out += 1
         head = _HEADER.pack(seq, len(self._label))
@@ -200,7 +202,9 @@ class SecureChannel:
         seq, _ = _HEADER.unpack(head)
         nonce = self._dir_recv + struct.pack(">Q", seq)
         try:
-            plain = self._recv.decrypt(nonce, bytes(message[_HEADER.size:]), head + self._label)
+            # a view, not a copy, of the ciphertext (updates are megabytes)
+            plain = self._recv.decrypt(nonce, memoryview(message)[_HEADER.size:],
+                                       head + self._label)
         except InvalidTag:
             raise ChannelError(f"message {seq} on channel {self._label.decode()!r} failed "
                                "authentication: tampered or not for this channel") from None

@@ -31,8 +31,9 @@ def citadel() -> None:
 @click.option("--bits", type=click.Choice(["32", "64"]), default="32", show_default=True)
 @click.option("--clip", type=float, default=1.0, show_default=True,
               help="Update values are clipped to [-clip, clip] (clipped values counted).")
-@click.option("--neighbors", type=int, default=None,
-              help="Pairwise masks with this many ring neighbours (default: all pairs).")
+@click.option("--neighbors", default="auto", show_default=True,
+              help="Pairwise mask neighbours per enclave on a ring shuffled every round: an "
+                   "even number, 'auto' (smallest even k >= log2 N) or 'all' (all pairs).")
 @click.option("--local-epochs", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--lr", type=float, default=0.05, show_default=True)
@@ -55,13 +56,25 @@ def run(enclaves, fan_in, masks, rounds, dataset, backend, bits, clip, neighbors
 
     cfg = CitadelRunConfig(dataset=dataset, enclaves=enclaves, fan_in=fan_in, masks=masks,
                            rounds=rounds, backend=backend, bits=int(bits), clip=clip,
-                           neighbors=neighbors, local_epochs=local_epochs,
+                           neighbors=_neighbors(neighbors), local_epochs=local_epochs,
                            batch_size=batch_size, lr=lr, hidden=hidden, alpha=alpha,
                            train_subset=train_subset, test_subset=test_subset, seed=seed)
     m = record_citadel(cfg, out, root=root)["metrics"]
     click.echo(f"test_acc {m['test_acc']:.4f} (plain {m['plain_test_acc']:.4f}), max |diff| "
                f"{m['max_abs_diff_vs_plain']:.3g}, {m['round_time_s']:.3f} s/round (plain "
                f"{m['plain_round_time_s']:.3f}) -> {out}/results.json")
+
+
+def _neighbors(text: str) -> int | str | None:
+    if text == "all":
+        return None
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: give an even number, 'auto' or 'all'",
+                                 param_hint="--neighbors") from None
 
 
 @citadel.command()

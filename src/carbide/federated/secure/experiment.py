@@ -39,8 +39,10 @@ class CitadelRunConfig:
         masks: ``"pairwise"`` or ``"admin"``.
         rounds: FL rounds R (every enclave trains every round).
         backend: ``"local"`` (OS processes), ``"ray"`` (actors) or ``"inprocess"``.
-        bits: 32 or 64; clip: clip range of update values; neighbors: pairwise ring degree
-            (``None``: all pairs).
+        bits: 32 or 64; clip: clip range of update values; neighbors: pairwise mask
+            neighbours per enclave on a ring shuffled every round (an even ``k``;
+            ``"auto"``, the default: the smallest even ``k >= log2 N``; ``None``: all pairs;
+            the privacy trade-off is in :mod:`._masks`).
         local_epochs, batch_size, lr: local SGD. hidden: the CNN's dense width (default:
             LEAF's 2048 for FEMNIST, 64 for Fashion-MNIST).
         alpha: Dirichlet concentration of the Fashion-MNIST split (0.5).
@@ -56,7 +58,7 @@ class CitadelRunConfig:
     backend: str = "local"
     bits: int = 32
     clip: float = 1.0
-    neighbors: int | None = None
+    neighbors: int | str | None = _masks.AUTO
     local_epochs: int = 1
     batch_size: int = 32
     lr: float = 0.05
@@ -81,8 +83,7 @@ class CitadelRunConfig:
         check_int("rounds", self.rounds, 1)
         _fixed.check_bits(self.bits)
         _fixed.check_clip(self.clip)
-        if self.neighbors is not None:
-            _masks.mask_neighbors(self.enclaves, self.neighbors)
+        _masks.check_neighbors(self.neighbors)
         check_real("alpha", self.alpha, 0.0, 1e6, lo_open=True)
         if self.hidden is not None:
             check_int("hidden", self.hidden, 1)

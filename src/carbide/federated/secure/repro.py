@@ -55,6 +55,11 @@ class ReproPlan:
     leakage_d: int
     idlg_images: int
     expected_minutes: float = 1.5
+    breakdown_repeats: int = 1
+    #: the figure file ``benchmarks/citadel_flower_secaggplus.py --json`` wrote (a separate
+    #: run: the report names its command and date); relative to the working directory (the
+    #: repository root); missing: the report says "not measured" and names the path
+    flower_json: str | None = "docs/reports/citadel-flower/secaggplus.json"
 
 
 QUICK_PLAN = ReproPlan(
@@ -77,7 +82,7 @@ FULL_PLAN = ReproPlan(
     breakdown_n=32, breakdown_hidden=None, scaling_ns=(2, 4, 8, 16, 32, 64),
     fan_ins=(2, 4, 8, 16), scaling_d=100_000,
     ds=(10_000, 100_000, 1_000_000, 10_000_000), leakage_rounds=20, leakage_n=8,
-    leakage_d=100_000, idlg_images=50, expected_minutes=15.0)
+    leakage_d=100_000, idlg_images=50, expected_minutes=15.0, breakdown_repeats=3)
 
 
 def run_plan(plan: ReproPlan, *, seed: int = 0,
@@ -108,7 +113,8 @@ def run_plan(plan: ReproPlan, *, seed: int = 0,
     fem_cfg = CitadelRunConfig(dataset="femnist", enclaves=plan.breakdown_n, seed=seed)
     fem = load_federated_data(fem_cfg.federated(), root)  # loaded once: breakdown and iDLG
     rows += femnist_round_breakdown(plan.breakdown_n, hidden=plan.breakdown_hidden, seed=seed,
-                                    root=root, data=fem)
+                                    root=root, data=fem, repeats=plan.breakdown_repeats)
+    rows += _flower_rows(plan, fem, seed)
     mask_encrypt_throughput(1000)  # warm the crypto library before timing
     for scheme in ("admin", "pairwise"):
         for r in scaling(plan.scaling_ns, plan.fan_ins, plan.scaling_d, scheme=scheme,
@@ -128,6 +134,40 @@ def run_plan(plan: ReproPlan, *, seed: int = 0,
     rows.append({"kind": "idlg", "dataset": "femnist",
                  **label_inference(spec, xs[pick], ys[pick], seed=seed)})
     return rows
+
+
+def _flower_rows(plan: ReproPlan, fem: Any, seed: int) -> list[dict[str, Any]]:
+    """Flower SecAgg+'s figure from its benchmark's JSON (a separate run, named as such), and
+    Citadel's secure-aggregation phases at the same ``n`` and ``d`` measured now."""
+    import json
+    from pathlib import Path
+
+    from .bench import round_breakdown
+
+    if not plan.flower_json or not Path(plan.flower_json).is_file():
+        return []
+    fl = json.loads(Path(plan.flower_json).read_text())
+    n, d = int(fl["clients"]), int(fl["d"])
+    u = (np.random.default_rng(seed).standard_normal((n, d)) * 0.01).astype(np.float32)
+    rows = [{"kind": "flower", "method": "flower-secaggplus", "n": n, "d": d,
+             "round_s": float(np.median(fl["secaggplus_round_s"])),
+             "plain_round_s": float(np.median(fl["plain_round_s"])),
+             "source": f"{fl['command']} ({fl['date']}, load {' '.join(fl['loadavg_start'])}, "
+                       f"num_shares {fl['num_shares']}, threshold "
+                       f"{fl['reconstruction_threshold']})"}]
+    for scheme in ("admin", "pairwise"):
+        b = round_breakdown(u, None, scheme=scheme, fan_in=4, seed=seed)
+        secure = b["encode_mask_s"] + b["encrypt_s"] + b["aggregate_s"] + b["decode_s"]
+        rows.append({"kind": "flower", "method": f"citadel-{scheme}", "n": n, "d": d,
+                     "round_s": secure, "plain_round_s": None,
+                     "source": "this run: encode+mask, encryption, aggregation, decode, one "
+                               "process, one core"})
+    return rows
+
+
+def _span(rows: list[dict[str, Any]], key: str) -> str:
+    vals = [_num(r.get(key)) for r in rows if r.get(key) is not None]
+    return f"{min(vals):.2f}-{max(vals):.2f}" if vals else "not measured"
 
 
 def _get(rows, kind, **match):
@@ -168,13 +208,18 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
         "round_time_s": first.get("round_time_s"),
         "plain_round_time_s": first.get("plain_round_time_s"),
         "breakdown_n": plan.breakdown_n,
-        "pairwise_over_plain": ratio("pairwise", "modelled_round_s"),
+        "pairwise_neighbors": bd.get("pairwise", bd.get("pairwise-all", {})).get("neighbors"),
+        # "pairwise": the default neighbours ("auto"); below 6 enclaves that is all pairs
+        "pairwise_over_plain": ratio("pairwise" if "pairwise" in bd else "pairwise-all",
+                                     "modelled_round_s"),
+        "pairwise_all_over_plain": ratio("pairwise-all", "modelled_round_s"),
         "admin_over_plain": ratio("admin", "modelled_round_s"),
-        "pairwise_ring_over_plain": min((ratio(k, "modelled_round_s") for k in bd
-                                         if k.startswith("pairwise-ring")),
-                                        default=float("nan")),
-        "pairwise_over_plain_sequential": ratio("pairwise", "sequential_round_s"),
+        "pairwise_over_plain_sequential": ratio("pairwise" if "pairwise" in bd
+                                                else "pairwise-all", "sequential_round_s"),
+        "pairwise_all_over_plain_sequential": ratio("pairwise-all", "sequential_round_s"),
         "admin_over_plain_sequential": ratio("admin", "sequential_round_s"),
+        "flower_secaggplus_round_s": (_get(rows, "flower", method="flower-secaggplus")
+                                      or [{}])[0].get("round_s"),
         "pairwise_mask_encrypt_gb_per_s": tp["pairwise"][-1]["mask_encrypt_gb_per_s"]
         if tp["pairwise"] else None,
         "admin_mask_encrypt_gb_per_s": tp["admin"][-1]["mask_encrypt_gb_per_s"]
@@ -209,19 +254,38 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
               "masking and crypto cost without SGX (no SGX here; attestation simulated)",
               holds=None, figures={"pairwise_over_plain": m["pairwise_over_plain"]}),
         Claim(f"goal: pairwise within 1.3x of plain at {plan.breakdown_n} enclaves "
-              "(FEMNIST CNN)", "— (issue's performance goal)",
-              f"{_num(m['pairwise_over_plain']):.3f}x with all pairs (modelled, one core per "
-              f"enclave); {_num(m['pairwise_ring_over_plain']):.3f}x with SecAgg+-style ring "
-              f"neighbours (2 log2 n)",
-              f"one FEMNIST round, LEAF CNN d={bd.get('plain', {}).get('d')}",
+              "(FEMNIST CNN), one core", "— (issue's performance goal)",
+              f"{_num(m['pairwise_over_plain_sequential']):.3f}x with the default "
+              f"neighbours (k={m['pairwise_neighbors']}, ring shuffled per round); "
+              f"{_num(m['pairwise_all_over_plain_sequential']):.3f}x with all pairs; admin "
+              f"{_num(m['admin_over_plain_sequential']):.3f}x",
+              f"both in one process on one core (plain FedAvg in-process, Citadel's enclave "
+              f"work one after another, no transport); LEAF CNN d="
+              f"{bd.get('plain', {}).get('d')}, median of "
+              f"{bd.get('plain', {}).get('repeats', 1)} interleaved rounds, shared machine",
+              holds=_num(m["pairwise_over_plain_sequential"]) <= 1.3,
+              figures={"pairwise_over_plain_sequential": m["pairwise_over_plain_sequential"]}),
+        Claim(f"goal: pairwise within 1.3x of plain at {plan.breakdown_n} enclaves, one core "
+              "per enclave (modelled)", "— (issue's performance goal)",
+              f"{_num(m['pairwise_over_plain']):.3f}x with the default neighbours; "
+              f"{_num(m['pairwise_all_over_plain']):.3f}x with all pairs",
+              "modelled from the measured phases: one enclave's training + masking + "
+              "sealing, the aggregator tree's critical path, the decode; plain FedAvg: one "
+              "client's training + the in-process mean (it pays no transport either)",
               holds=_num(m["pairwise_over_plain"]) <= 1.3,
               figures={"pairwise_over_plain": m["pairwise_over_plain"]}),
         Claim("goal: mask + encrypt >= 0.8 GB/s per core", "— (issue's performance goal; "
               "AES-GCM alone 0.9-1.1 GB/s on one idle core)",
               f"{gbps:.3f} GB/s (admin), {_num(m['pairwise_mask_encrypt_gb_per_s']):.3f} GB/s "
-              f"(pairwise, 1 peer) at d={plan.ds[-1]:,}",
-              "one core of a shared, loaded machine", holds=gbps >= 0.8,
-              figures={"admin_mask_encrypt_gb_per_s": m["admin_mask_encrypt_gb_per_s"]}),
+              f"(pairwise, 1 peer) at d={plan.ds[-1]:,}; over every d: pairwise "
+              f"{_span(tp['pairwise'], 'mask_encrypt_gb_per_s')}, the enclave's one-pass "
+              f"encode+mask+seal {_span(tp['pairwise'], 'enclave_gb_per_s')} GB/s",
+              "one core of a shared, loaded machine; holds when both schemes reach it at the "
+              "largest d (at d = 10^7 the page faults of fresh buffers and memory bandwidth, "
+              "not AES, set the pace)",
+              holds=all(v >= 0.8 for v in (gbps, _num(m["pairwise_mask_encrypt_gb_per_s"]))),
+              figures={"admin_mask_encrypt_gb_per_s": m["admin_mask_encrypt_gb_per_s"],
+                       "pairwise_mask_encrypt_gb_per_s": m["pairwise_mask_encrypt_gb_per_s"]}),
         Claim("masked views are indistinguishable from uniform",
               "no aggregator but the root learns anything",
               f"min p = {_num(m['leakage_partial_p_min']):.3g} (partial sums), "
@@ -259,9 +323,14 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
     report.paragraph("Seconds summed over enclaves, all in one process (transport is 0 here; "
                      "the process runs above measure it). sequential = everything on one "
                      "core; modelled = one core per enclave.")
-    report.table(list(bd.values()), ["method", "n", "d", "train_s", "encode_mask_s",
-                                     "encrypt_s", "transport_s", "aggregate_s", "decode_s",
-                                     "sequential_round_s", "modelled_round_s"])
+    report.paragraph("pairwise = the default neighbours ('auto': a SecAgg+-style ring of the "
+                     "smallest even k >= log2 n, shuffled every round; the privacy trade-off: a "
+                     "coalition holding an enclave's k neighbours can unmask it, against all "
+                     "n - 1 others with pairwise-all); pairwise-all = every pair.")
+    report.table(list(bd.values()), ["method", "neighbors", "n", "d", "train_s",
+                                     "encode_mask_s", "encrypt_s", "transport_s",
+                                     "aggregate_s", "decode_s", "sequential_round_s",
+                                     "modelled_round_s", "sequential_x", "modelled_x"])
     if bd:
         fig, ax = subplots(figsize=(6, 3.2))
         phases = ["encode_mask_s", "encrypt_s", "aggregate_s", "decode_s"]
@@ -275,7 +344,10 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
         report.figure(fig, "breakdown.png", "Secure-aggregation phases per round")
     sc = _get(rows, "scaling")
     report.heading("Scaling (one process; modelled round = one core per enclave)")
-    report.table(sc, ["scheme", "n", "fan_in", "depth", "d", "encode_mask_s", "encrypt_s",
+    report.paragraph("Pairwise scaling rows pair every enclave with every other (neighbors "
+                     "— = all pairs: the O(n d) worst case of masking).")
+    report.table(sc, ["scheme", "neighbors", "n", "fan_in", "depth", "d", "encode_mask_s",
+                      "encrypt_s",
                       "aggregate_s", "per_enclave_s", "modelled_round_s"])
     if sc:
         fig, (a1, a2) = subplots(1, 2, figsize=(8, 3.2))
@@ -295,8 +367,11 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
         report.figure(fig, "scaling.png", f"Scaling at d={plan.scaling_d:,}")
     report.heading("Mask + encrypt throughput (one core)")
     thr = _get(rows, "throughput")
+    report.paragraph("mask_encrypt_gb_per_s = encoded bytes / (mask + seal time), the goal's "
+                     "figure; gb_per_s adds the encoding; enclave_gb_per_s = what a training "
+                     "enclave runs (encode and mask in one chunked pass, then the seal).")
     report.table(thr, ["scheme", "d", "bytes", "encode_s", "mask_s", "encrypt_s", "gb_per_s",
-                       "mask_encrypt_gb_per_s"])
+                       "mask_encrypt_gb_per_s", "enclave_gb_per_s"])
     if thr:
         fig, ax = subplots(figsize=(5, 3.2))
         for s in ("admin", "pairwise"):
@@ -316,8 +391,24 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
                                        "control_single_corr"])
     report.table([idlg] if idlg else [], ["dataset", "images", "unmasked_acc", "masked_acc",
                                           "chance"])
-    report.paragraph("Not measured: Flower SecAgg+ as the peer (the benchmark needs its own "
-                     "venv with flwr[simulation]==1.42.0; not run here).")
+    report.heading("Flower SecAgg+ as the peer")
+    fl = _get(rows, "flower")
+    if fl:
+        report.paragraph(
+            "Flower's figure comes from a separate benchmark run (its command, date and load "
+            "in `source`), in its own venv with flwr[simulation]==1.42.0: run_simulation, "
+            "SecAggPlusWorkflow on the server, secaggplus_mod on the clients, the same d; its "
+            "clients do no training, so its round is protocol + quantization + masking + "
+            "messaging on Ray. Citadel's rows: the secure-aggregation phases at the same n "
+            "and d, measured in this run, one process (no transport). Different setups: read "
+            "them as orders of magnitude, not a race.")
+        report.table(fl, ["method", "n", "d", "round_s", "plain_round_s", "source"])
+    else:
+        where = (f"no figure file {os.path.abspath(plan.flower_json)}" if plan.flower_json
+                 else "no figure file in the plan")
+        report.paragraph(f"Not measured: Flower SecAgg+ as the peer ({where}; run "
+                         "benchmarks/citadel_flower_secaggplus.py --json FILE, then the "
+                         "reproduction from the folder the plan's relative path starts in).")
     metrics = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
                for k, v in metrics.items()}
     return metrics, report

@@ -198,15 +198,18 @@ class ProcessBackend:
 class RayEnclaveBackend:
     """Each enclave is a Ray actor (``handle(bytes) -> [bytes]``); ``address`` joins a cluster
     (``None`` starts a local Ray, ``num_cpus`` for it). Actors reserve no CPU (they wait on
-    messages most of the time); training enclaves still compute on Ray's workers."""
+    messages most of the time); training enclaves still compute on Ray's workers.
+    ``init_kwargs`` go to ``ray.init`` (e.g. ``_node_ip_address="127.0.0.1"``) when this
+    backend starts Ray; a running Ray is joined as it is and left running by :meth:`close`."""
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, *, num_cpus: int | None = None) -> None:
+    def __init__(self, address: str | None = None, *, num_cpus: int | None = None,
+                 **init_kwargs: Any) -> None:
         from ..backends import connect_ray
 
         ray, self._owns = connect_ray(address, num_cpus=num_cpus, extra="federated",
-                                      purpose="Ray-hosted enclaves")
+                                      purpose="Ray-hosted enclaves", **init_kwargs)
         self._ray = ray
         from ._serve import EnclaveActor
 
@@ -223,27 +226,36 @@ class RayEnclaveBackend:
         self._pending[self._actors[name].handle.remote(message)] = name
 
     def poll(self, timeout: float) -> list[tuple[str, bytes | None]]:
-        # Non-blocking ray.wait plus our own sleeps, counted: on this machine Ray's own
-        # timeouts (ray.wait / ray.get with timeout=) expired early, so they are not used.
-        waited = 0.0
-        done: list[Any] = []
-        while True:
-            if self._pending:
-                done, _ = self._ray.wait(list(self._pending), num_returns=1, timeout=0)
-                if done:
-                    break
-            if waited >= timeout:
-                return []
-            time.sleep(0.02)
-            waited += 0.02
+        """The messages of the calls that finished, waiting up to ``timeout`` s for at least
+        one message; ``[]`` only when none came in that time (the contract the host reads as a
+        timeout). A call that returns no message (an aggregator still waiting for children,
+        the root counting sample counts) is consumed and the wait goes on: handing it back as
+        an empty batch would read as a timeout."""
+        deadline = time.monotonic() + timeout
         out: list[tuple[str, bytes | None]] = []
-        for ref in done:
-            name = self._pending.pop(ref)
-            try:
-                out += [(name, m) for m in self._ray.get(ref)]
-            except self._ray.exceptions.RayActorError:
-                out.append((name, None))
-        return out
+        while True:
+            remaining = deadline - time.monotonic()
+            if self._pending:
+                # short slices against a monotonic deadline: an early return of ray.wait's
+                # own timeout only costs one more slice
+                refs = list(self._pending)
+                done, rest = self._ray.wait(refs, num_returns=1,
+                                            timeout=max(0.0, min(remaining, 0.05)))
+                if done and rest:  # and whatever else is already finished
+                    more, _ = self._ray.wait(rest, num_returns=len(rest), timeout=0)
+                    done = done + more
+                for ref in done:
+                    name = self._pending.pop(ref)
+                    try:
+                        out += [(name, m) for m in self._ray.get(ref)]
+                    except self._ray.exceptions.RayActorError:
+                        out.append((name, None))
+                if out:
+                    return out
+            elif remaining > 0:
+                time.sleep(min(remaining, 0.05))
+            if time.monotonic() >= deadline:
+                return out
 
     def measure(self, code: EnclaveCode) -> str:
         return code.measure()
@@ -293,7 +305,8 @@ class EnclaveCluster:
 
     def __init__(self, train_names: Sequence[str], *, fan_in: int = 4,
                  scheme: str = "pairwise", bits: int = 32, clip: float = 1.0,
-                 neighbors: int | None = None, server_lr: float = 1.0, seed: int = 0,
+                 neighbors: int | str | None = _masks.AUTO, server_lr: float = 1.0,
+                 seed: int = 0,
                  backend: str | EnclaveBackend = "process",
                  train_code: EnclaveCode = TRAIN_CODE, expected_train_hash: str | None = None,
                  attestation: AttestationService | None = None,
@@ -314,7 +327,8 @@ class EnclaveCluster:
                                      f"{on_dropout!r}")
         self.train_names = names
         self.cfg = {"scheme": scheme, "bits": _fixed.check_bits(bits),
-                    "clip": _fixed.check_clip(clip), "neighbors": neighbors,
+                    "clip": _fixed.check_clip(clip),
+                    "neighbors": _masks.check_neighbors(neighbors),
                     "server_lr": float(server_lr), "seed": check_int("seed", seed, 0),
                     "allow_single": allow_single, "fan_in": fan_in}
         self.on_dropout, self.timeout = on_dropout, float(timeout)
@@ -407,7 +421,9 @@ class EnclaveCluster:
                          "subtree": {c: self.subtree[c] for c in self.children.get(name, [])},
                          "is_root": name == "root",
                          "client_index": {t: i for i, t in enumerate(self.train_names)}}
-                self.backend.send(name, pack({"kind": "setup"}, json.dumps(setup).encode()))
+                # sealed to the enclave's attested key (X25519 + AES-GCM, as every channel)
+                self.backend.send(name, pack({"kind": "setup"}, self._owner_channels[name].seal(
+                    json.dumps(setup).encode())))
             self._collect(lambda h: h["kind"] == "ready", len(codes))
         except BaseException:
             self.close()

@@ -48,7 +48,9 @@ class CitadelTrainer:
             number of data owners: all of them train every round).
         scheme: ``"pairwise"`` (default) or ``"admin"`` zero-sum masks.
         fan_in: children per aggregator (4). bits: 32 or 64. clip: clip range (1.0).
-        neighbors: pairwise ring neighbours (``None``: all pairs).
+        neighbors: pairwise mask neighbours per enclave on a ring shuffled every round
+            (even ``k``; ``"auto"``, the default: the smallest even ``k >= log2 n``;
+            ``None``: all pairs).
         backend: ``"process"``, ``"ray"``, ``"inprocess"`` or an
             :class:`~.runtime.EnclaveBackend`.
         timeout: seconds a round may go without any message (600).
@@ -58,7 +60,7 @@ class CitadelTrainer:
                  clients: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
                  test: tuple[torch.Tensor, torch.Tensor], config: FLConfig | None = None, *,
                  scheme: str = "pairwise", fan_in: int = 4, bits: int = 32, clip: float = 1.0,
-                 neighbors: int | None = None,
+                 neighbors: int | str | None = "auto",
                  backend: str | EnclaveBackend = "process", timeout: float = 600.0) -> None:
         if isinstance(backend, str) and backend not in TRAINER_BACKENDS:
             raise InvalidConfigError(f"unknown backend {backend!r}; choose one of: "
