@@ -61,6 +61,7 @@ def test_repro_tiny_plan_and_rerender(tmp_path):
     from carbide.serverless.repro import ReproPlan, render, run_repro
 
     plan = ReproPlan(workers=(2,), rounds=1, train_samples=128, width=4, ddp_procs=(),
+                     femnist_workers=(), femnist_ddp_procs=(), init_rounds=1, import_repeats=0,
                      bench_workers=(2, 3), bench_params=2000, bench_repeats=1,
                      modelled_workers=(10, 150), scenarios=((1e7, 1e6), (1e-3, 1e-9)),
                      fixed=((10, 1769),), trials=6, sampler="tpe", fault=False, lithops=False,

@@ -68,6 +68,8 @@ class TrainerConfig:
         time_limit_s: the function time limit (Lambda: 900 s).
         round_timeout_s: a worker whose update is missing this long after its invocation is
             dead and invoked again (one that pushed but has no result after 3x this, too).
+        shuffle: shuffle the training samples (seeded) before cutting them into data shards
+            of ``batch``; ``False`` keeps their order (FEMNIST: one writer per shard).
         max_attempts: invocations per role per round before the round fails (re-runs of a
             dead function, and time-limit checkpoints that saved no progress; checkpoints
             that saved progress are not counted).
@@ -83,6 +85,7 @@ class TrainerConfig:
     time_limit_s: float = 900.0
     round_timeout_s: float = 60.0
     max_attempts: int = 4
+    shuffle: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -170,7 +173,8 @@ class ServerlessTrainer:
         for pattern in (self.keys.pattern(),):
             store.delete_pattern(pattern)
         g = torch.Generator().manual_seed(self.config.seed)
-        order = torch.randperm(len(y), generator=g)
+        order = torch.randperm(len(y), generator=g) if self.config.shuffle else \
+            torch.arange(len(y))
         b = self.config.batch
         store.put_many([item for c in range(self.num_chunks) for item in (
             (self.keys.data(c, "x"), x[order[c * b:(c + 1) * b]].float().contiguous()),
