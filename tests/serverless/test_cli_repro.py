@@ -78,3 +78,7 @@ def test_repro_tiny_plan_and_rerender(tmp_path):
     assert (tmp_path / "bytes_per_worker.png").exists()
     again = rerender(tmp_path, plan_cls=ReproPlan, render=render)
     assert again["metrics"]["hierarchical_epoch_s_n2"] == m["hierarchical_epoch_s_n2"]
+    # every step was saved as it finished; a second run of the same plan reuses them all
+    assert {p.name for p in (tmp_path / "stages").iterdir()} >= {"schemes.json", "model.json"}
+    resumed = run_repro(tmp_path, plan=plan)
+    assert resumed["rows"] == out["rows"] and resumed["duration_s"] < out["duration_s"]

@@ -75,14 +75,14 @@ class ReproPlan:
     # the measuring pool's start method: its processes are kept warm either way ("fork" saves
     # 9 torch imports on a loaded 2-core machine; the init step spawns its own fresh pool)
     pool_context: str = "fork"
-    expected_minutes: float = 8.0
+    expected_minutes: float = 20.0  # under load; resumable in steps (out/stages)
 
 
 QUICK_PLAN = ReproPlan(workers=(2, 4, 8), rounds=2, train_samples=1024, ddp_procs=(2, 4, 8),
                        femnist_workers=(2, 4), femnist_ddp_procs=(2,), femnist_samples=512,
                        femnist_hidden=256, init_rounds=2, import_repeats=1,
                        bench_workers=(2, 4, 8), bench_params=500_000, bench_repeats=2,
-                       trials=20, sampler="tpe", expected_minutes=2.0)
+                       trials=20, sampler="tpe", expected_minutes=5.0)
 FULL_PLAN = ReproPlan()
 
 
@@ -244,9 +244,60 @@ def _scenarios(plan: ReproPlan, tm: Any, seed: int, footprint: int) -> list[dict
     return rows
 
 
-def run_plan(plan: ReproPlan, *, seed: int = 0, root: str | os.PathLike[str] | None = None
-             ) -> list[dict[str, Any]]:
-    """Run the reproduction; returns its rows (``kind`` says which table each belongs to)."""
+def _stage_path(stage_dir: str | os.PathLike[str] | None, step: str) -> str | None:
+    return None if stage_dir is None else os.path.join(stage_dir, f"{step}.json")
+
+
+def _load_stage(stage_dir: str | os.PathLike[str] | None, step: str, plan: ReproPlan,
+                seed: int) -> list[dict[str, Any]] | None:
+    """The rows a previous run of the same plan and seed saved for ``step``, else ``None``."""
+    import json
+    from dataclasses import asdict
+
+    from ..results import to_jsonable
+
+    path = _stage_path(stage_dir, step)
+    if path is None or not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        data = json.load(fh)
+    if data.get("plan") != to_jsonable(asdict(plan)) or data.get("seed") != seed:
+        return None
+    return data["rows"]
+
+
+def _save_stage(stage_dir: str | os.PathLike[str] | None, step: str, plan: ReproPlan,
+                seed: int, rows: list[dict[str, Any]], seconds: float) -> None:
+    import json
+    from dataclasses import asdict
+
+    from .._io import atomic_write
+    from ..results import to_jsonable
+
+    path = _stage_path(stage_dir, step)
+    if path is None:
+        return
+    with atomic_write(path) as fh:
+        fh.write(json.dumps({"step": step, "seed": seed, "plan": to_jsonable(asdict(plan)),
+                             "seconds": seconds, "load": _loadavg(),
+                             "rows": to_jsonable(rows)}, indent=1, allow_nan=False) + "\n")
+
+
+def _loadavg() -> str | None:
+    try:
+        with open("/proc/loadavg") as fh:
+            return " ".join(fh.read().split()[:3])
+    except OSError:
+        return None
+
+
+def run_plan(plan: ReproPlan, *, seed: int = 0, root: str | os.PathLike[str] | None = None,
+             stage_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """Run the reproduction; returns its rows (``kind`` says which table each belongs to).
+
+    ``stage_dir``: each step's rows are saved there (``<step>.json``, with the plan, seed,
+    seconds and load average) as it finishes, and a later run of the same plan and seed
+    reuses them: a run cut short (e.g. by a 10-minute limit) resumes at the next step."""
     from ..federated.aggregation import flatten
     from ..results import track
     from .experiment import BenchConfig, calibrate, run_bench
@@ -268,6 +319,11 @@ def run_plan(plan: ReproPlan, *, seed: int = 0, root: str | os.PathLike[str] | N
     try:
         steps = ["schemes", "ddp", "femnist", "bench", "fault", "init", "model"]
         for step in track(steps, "smlt repro"):
+            cached = _load_stage(stage_dir, step, plan, seed)
+            if cached is not None:
+                rows += cached
+                continue
+            t_step, before = time.perf_counter(), len(rows)
             if step == "schemes":
                 rows += _measure_schemes(plan, wl, store.url, engine, plan.workers,
                                          plan.train_samples)
@@ -304,6 +360,10 @@ def run_plan(plan: ReproPlan, *, seed: int = 0, root: str | os.PathLike[str] | N
                 rss = max((r.get("max_rss_mb") or 0.0) for r in measured)
                 footprint = min(10240, max(128, 64 * math.ceil(rss / 64)))
                 rows += _scenarios(plan, tm, seed, footprint)
+            step_rows = rows[before:]
+            for r in step_rows:
+                r.setdefault("stage", step)
+            _save_stage(stage_dir, step, plan, seed, step_rows, time.perf_counter() - t_step)
     finally:
         engine.close()
         close()
@@ -562,8 +622,8 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
                   f"{plan.init_rounds} rounds. cold_start_s = process start to the worker's "
                   "first line, per call. Then the imports a fresh interpreter pays (medians "
                   "of interleaved runs): the lean `import carbide.serverless` loads no torch; "
-                  "torch is what a cold function pays for. Same command as "
-                  "`benchmarks/smlt_init.py`.")
+                  "torch is what a cold function pays for. The same measurement "
+                  "(`measure_initialization`) as `benchmarks/smlt_init.py`.")
     rep.table([r for r in rows if r["kind"] == "init"],
               ["engine", "rounds", "round_s", "function_s_per_call", "cold_start_s",
                "cold_fraction", "executor_init_s"])
@@ -576,6 +636,10 @@ def run_repro(out: str | os.PathLike[str], *, quick: bool = False, seed: int = 0
               plan: ReproPlan | None = None, root: str | os.PathLike[str] | None = None
               ) -> dict[str, Any]:
     """Run the SMLT reproduction into ``out`` (results.json, report.md, plots)."""
+    import functools
+
     plan = plan or (QUICK_PLAN if quick else FULL_PLAN)
+    # steps saved under out/stages: a run stopped part-way resumes where it was
+    staged = functools.partial(run_plan, stage_dir=os.path.join(os.fspath(out), "stages"))
     return execute_repro(out, system="smlt", plan=plan, quick=quick, seed=seed, root=root,
-                         run_plan=run_plan, render=render)
+                         run_plan=staged, render=render)
