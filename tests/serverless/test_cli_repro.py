@@ -61,6 +61,7 @@ def test_repro_tiny_plan_and_rerender(tmp_path):
     from carbide.serverless.repro import ReproPlan, render, run_repro
 
     plan = ReproPlan(workers=(2,), rounds=1, train_samples=128, width=4, ddp_procs=(),
+                     femnist_workers=(), femnist_ddp_procs=(), init_rounds=1, import_repeats=0,
                      bench_workers=(2, 3), bench_params=2000, bench_repeats=1,
                      modelled_workers=(10, 150), scenarios=((1e7, 1e6), (1e-3, 1e-9)),
                      fixed=((10, 1769),), trials=6, sampler="tpe", fault=False, lithops=False,
@@ -77,3 +78,7 @@ def test_repro_tiny_plan_and_rerender(tmp_path):
     assert (tmp_path / "bytes_per_worker.png").exists()
     again = rerender(tmp_path, plan_cls=ReproPlan, render=render)
     assert again["metrics"]["hierarchical_epoch_s_n2"] == m["hierarchical_epoch_s_n2"]
+    # every step was saved as it finished; a second run of the same plan reuses them all
+    assert {p.name for p in (tmp_path / "stages").iterdir()} >= {"schemes.json", "model.json"}
+    resumed = run_repro(tmp_path, plan=plan)
+    assert resumed["rows"] == out["rows"] and resumed["duration_s"] < out["duration_s"]

@@ -23,8 +23,9 @@ from ..exceptions import InvalidConfigError
 from .aggregation import SCHEMES, check_scheme, expected_bytes, shard_bounds
 from .cost import check_memory
 
-__all__ = ["BenchConfig", "Calibration", "SMLTConfig", "calibrate", "parse_duration",
-           "parse_range", "run_bench", "run_train", "write_bench", "write_train"]
+__all__ = ["BenchConfig", "Calibration", "SMLTConfig", "calibrate", "measure_initialization",
+           "parse_duration", "parse_range", "run_bench", "run_train", "write_bench",
+           "write_train"]
 
 
 def parse_duration(text: str | float | int) -> float:
@@ -305,7 +306,8 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
         trainer = ServerlessTrainer(
             store, f"train-{cfg.dataset}", wl.model, wl.train, engine,
             TrainerConfig(scheme=cfg.scheme, batch=cfg.batch, lr=cfg.lr,
-                          momentum=cfg.momentum, seed=cfg.seed), first.plan)
+                          momentum=cfg.momentum, shuffle=wl.shuffle, seed=cfg.seed),
+            first.plan)
         rows: list[dict[str, Any]] = []
         accs: list[tuple[float, float]] = []  # (epoch, accuracy)
         acc, reached, stop = 0.0, False, "max_rounds"
@@ -401,6 +403,98 @@ def write_train(out: str | os.PathLike[str], cfg: SMLTConfig,
               .table(rows, ["round", "workers", "memory_mb", "seconds", "loss", "acc", "cost",
                             "bytes_per_worker", "reruns"]))
     return rec.finish(metrics=metrics, rows=rows, report=report)
+
+
+#: Fresh-interpreter imports timed by :func:`measure_initialization` (what a cold function pays
+#: before its first line of work).
+IMPORTS: tuple[tuple[str, str], ...] = (
+    ("interpreter only", "pass"),
+    ("lean: import carbide.serverless (no torch)", "import carbide.serverless"),
+    ("import torch", "import torch"),
+    ("the worker's imports (torch, redis, carbide worker)",
+     "import torch, redis, psutil, carbide.serverless.worker, carbide.serverless.store, "
+     "carbide.serverless.aggregation, carbide.federated.models"),
+)
+
+
+def measure_initialization(url: str, model: Any, train: tuple[Any, Any], *, workers: int = 2,
+                           memory_mb: int = 1769, rounds: int = 3, batch: int = 32,
+                           engines: tuple[str, ...] = ("lithops", "pool"),
+                           pool_engine: Any | None = None, pool_context: str = "spawn",
+                           import_repeats: int = 3) -> list[dict[str, Any]]:
+    """SMLT's "repeated initialization", measured: training rounds of ``workers`` functions on
+    each engine, interleaved round by round (Lithops localhost starts a fresh process per
+    call, which imports torch again; the warm pool's processes imported it once), and the
+    import costs of a fresh interpreter (``import_repeats`` interleaved runs of each of
+    :data:`IMPORTS`).
+
+    Returns:
+        rows: ``{"kind": "init", "engine", "rounds", "round_s", "function_s_per_call",
+        "cold_start_s", "cold_fraction", "executor_init_s"}`` (medians over the rounds;
+        ``cold_start_s`` = process start to the worker's first line, torch imported, per
+        call) and ``{"kind": "import", "what", "seconds", "repeats"}`` (medians).
+    """
+    import statistics
+    import subprocess
+    import sys
+
+    from .runtime import make_engine
+    from .store import TensorStore
+    from .trainer import Plan, ServerlessTrainer, TrainerConfig
+
+    check_int("rounds", rounds, 1)
+    check_int("import_repeats", import_repeats, 0)
+    store = TensorStore(url)
+    made: dict[str, Any] = {}
+    init_s: dict[str, float] = {}
+    per_round: dict[str, list[Any]] = {name: [] for name in engines}
+    try:
+        trainers = {}
+        for name in engines:
+            t0 = time.perf_counter()
+            if name == "pool" and pool_engine is not None:
+                eng = pool_engine
+                init_s[name] = float(getattr(eng, "warmup_s", math.nan))
+            else:
+                eng = made[name] = make_engine(name, store_url=url, workers=workers,
+                                               memory_mb=memory_mb, context=pool_context)
+                init_s[name] = time.perf_counter() - t0
+            trainers[name] = ServerlessTrainer(
+                store, f"init-{name}", model, train, eng,
+                TrainerConfig(batch=batch, round_timeout_s=300), Plan(workers, memory_mb))
+        for _ in range(rounds):  # interleaved: every engine sees the same machine load
+            for name in engines:
+                per_round[name].append(trainers[name].step())
+        for name in engines:
+            store.delete_pattern(trainers[name].keys.pattern())
+    finally:
+        for eng in made.values():
+            eng.close()
+        store.close()
+    rows: list[dict[str, Any]] = []
+    for name in engines:
+        recs = per_round[name]
+        calls = [r.function_s / r.invocations for r in recs]
+        rows.append({
+            "kind": "init", "engine": name, "rounds": rounds, "workers": workers,
+            "round_s": statistics.median(r.seconds for r in recs),
+            "function_s_per_call": statistics.median(calls),
+            "cold_start_s": statistics.median(r.cold_start_s for r in recs),
+            "cold_fraction": statistics.median(r.cold_start_s / c if c else 0.0
+                                               for r, c in zip(recs, calls, strict=True)),
+            "executor_init_s": init_s[name]})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    times: dict[str, list[float]] = {what: [] for what, _ in IMPORTS}
+    for _ in range(import_repeats):
+        for what, code in IMPORTS:
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, env=env,
+                           capture_output=True)
+            times[what].append(time.perf_counter() - t0)
+    if import_repeats:
+        rows += [{"kind": "import", "what": what, "seconds": statistics.median(ts),
+                  "repeats": import_repeats} for what, ts in times.items()]
+    return rows
 
 
 def parse_range(option: str, text: str) -> tuple[int, int]:
