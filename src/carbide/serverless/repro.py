@@ -78,11 +78,12 @@ class ReproPlan:
     expected_minutes: float = 20.0  # under load; resumable in steps (out/stages)
 
 
-QUICK_PLAN = ReproPlan(workers=(2, 4, 8), rounds=2, train_samples=1024, ddp_procs=(2, 4, 8),
+# 8 DDP ranks (about 35 s on 2 cores) are left to the full plan so the quick run fits 2 min
+QUICK_PLAN = ReproPlan(workers=(2, 4, 8), rounds=2, train_samples=1024, ddp_procs=(2, 4),
                        femnist_workers=(2, 4), femnist_ddp_procs=(2,), femnist_samples=512,
                        femnist_hidden=256, init_rounds=2, import_repeats=1,
                        bench_workers=(2, 4, 8), bench_params=500_000, bench_repeats=2,
-                       trials=20, sampler="tpe", expected_minutes=5.0)
+                       trials=20, sampler="tpe", expected_minutes=2.0)
 FULL_PLAN = ReproPlan()
 
 
@@ -249,8 +250,9 @@ def _stage_path(stage_dir: str | os.PathLike[str] | None, step: str) -> str | No
 
 
 def _load_stage(stage_dir: str | os.PathLike[str] | None, step: str, plan: ReproPlan,
-                seed: int) -> list[dict[str, Any]] | None:
-    """The rows a previous run of the same plan and seed saved for ``step``, else ``None``."""
+                seed: int) -> dict[str, Any] | None:
+    """What a previous run of the same plan and seed saved for ``step`` (its ``rows``,
+    ``seconds`` and ``load``), else ``None``."""
     import json
     from dataclasses import asdict
 
@@ -263,11 +265,12 @@ def _load_stage(stage_dir: str | os.PathLike[str] | None, step: str, plan: Repro
         data = json.load(fh)
     if data.get("plan") != to_jsonable(asdict(plan)) or data.get("seed") != seed:
         return None
-    return data["rows"]
+    return data
 
 
 def _save_stage(stage_dir: str | os.PathLike[str] | None, step: str, plan: ReproPlan,
-                seed: int, rows: list[dict[str, Any]], seconds: float) -> None:
+                seed: int, rows: list[dict[str, Any]], seconds: float, load: str | None
+                ) -> None:
     import json
     from dataclasses import asdict
 
@@ -279,7 +282,7 @@ def _save_stage(stage_dir: str | os.PathLike[str] | None, step: str, plan: Repro
         return
     with atomic_write(path) as fh:
         fh.write(json.dumps({"step": step, "seed": seed, "plan": to_jsonable(asdict(plan)),
-                             "seconds": seconds, "load": _loadavg(),
+                             "seconds": seconds, "load": load,
                              "rows": to_jsonable(rows)}, indent=1, allow_nan=False) + "\n")
 
 
@@ -321,7 +324,9 @@ def run_plan(plan: ReproPlan, *, seed: int = 0, root: str | os.PathLike[str] | N
         for step in track(steps, "smlt repro"):
             cached = _load_stage(stage_dir, step, plan, seed)
             if cached is not None:
-                rows += cached
+                rows += cached["rows"]
+                rows.append({"kind": "stage", "step": step, "seconds": cached["seconds"],
+                             "load": cached.get("load")})
                 continue
             t_step, before = time.perf_counter(), len(rows)
             if step == "schemes":
@@ -363,7 +368,10 @@ def run_plan(plan: ReproPlan, *, seed: int = 0, root: str | os.PathLike[str] | N
             step_rows = rows[before:]
             for r in step_rows:
                 r.setdefault("stage", step)
-            _save_stage(stage_dir, step, plan, seed, step_rows, time.perf_counter() - t_step)
+            seconds, load = time.perf_counter() - t_step, _loadavg()
+            _save_stage(stage_dir, step, plan, seed, step_rows, seconds, load)
+            # when each step ran and under what load (a resumed run's steps ran at other times)
+            rows.append({"kind": "stage", "step": step, "seconds": seconds, "load": load})
     finally:
         engine.close()
         close()
@@ -628,6 +636,15 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
               ["engine", "rounds", "round_s", "function_s_per_call", "cold_start_s",
                "cold_fraction", "executor_init_s"])
     rep.table([r for r in rows if r["kind"] == "import"], ["what", "seconds", "repeats"])
+    stages = [r for r in rows if r["kind"] == "stage"]
+    if stages:
+        rep.heading("Steps (wall time and load average)")
+        rep.paragraph("Each step is saved under `stages/` as it finishes and a rerun of the same "
+                      "plan reuses it, so the steps of this report may have run at different "
+                      "times; `load` is the 1/5/15-minute load average when the step finished "
+                      "(this machine has 2 cores): timings measured under a high load are "
+                      "inflated. The machine line at the end is the final (rendering) run's.")
+        rep.table(stages, ["step", "seconds", "load"])
     del n_lo, nmax
     return m, rep
 
