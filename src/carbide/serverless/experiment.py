@@ -266,8 +266,12 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
 
     Returns:
         ``(metrics, rows)``: one row per round (plan, time, cost, loss, accuracy when
-        evaluated); metrics: ``reached``, ``final_acc``, ``rounds``, ``epochs``,
-        ``seconds``, ``cost``, ``replans``, the initial plan and its modelled time/cost.
+        evaluated); metrics: ``reached``, ``stop`` (``"target"``, ``"max_rounds"``, or
+        ``"deadline: ..."`` / ``"budget: ..."`` when the next round's modelled time or cost
+        would pass what is left, checked before every round, or ``"infeasible: ..."`` when a
+        re-plan finds no plan for the epochs still needed), ``final_acc``, ``rounds``,
+        ``epochs``, ``seconds``, ``cost``, ``replans``, the initial plan and its modelled
+        time/cost.
 
     Raises:
         InfeasiblePlanError: before any training round, when no plan meets the deadline and
@@ -275,7 +279,7 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
     """
     from .cost import TimeModel
     from .runtime import make_engine
-    from .scheduler import Scheduler
+    from .scheduler import InfeasiblePlanError, Scheduler
     from .store import open_store
     from .trainer import ServerlessTrainer, TrainerConfig
     from .workloads import load_workload
@@ -313,6 +317,10 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
         acc, reached, stop = 0.0, False, "max_rounds"
         epochs = 0.0
         for r in range(cfg.max_rounds):
+            why = sched.stop_reason(trainer.plan)  # before the round's money is spent
+            if why is not None:
+                stop = why
+                break
             rec = trainer.step()
             sched.observe(trainer.plan, rec.seconds, rec.cost)
             epochs += rec.workers * cfg.batch / len(wl.train[1])
@@ -325,12 +333,12 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
             if acc >= cfg.target_acc:
                 reached, stop = True, "target"
                 break
-            left_s, left_cost = sched.remaining()
-            if left_s is not None and left_s <= 0 or left_cost is not None and left_cost <= 0:
-                stop = "deadline" if left_s is not None and left_s <= 0 else "budget"
-                break
             if (r + 1) % cfg.replan_every == 0:
-                trainer.set_plan(sched.plan(_epochs_left(accs, cfg)).plan)
+                try:
+                    trainer.set_plan(sched.plan(_epochs_left(accs, cfg)).plan)
+                except InfeasiblePlanError as exc:  # what is left cannot reach the target
+                    stop = f"infeasible: {exc}"
+                    break
         metrics = {
             "reached": reached, "stop": stop, "final_acc": acc, "rounds": len(rows),
             "epochs": epochs, "seconds": time.perf_counter() - t_start,

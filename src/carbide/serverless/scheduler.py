@@ -165,6 +165,27 @@ class Scheduler:
         self.replans = int(state["replans"])
 
     # -- planning ----------------------------------------------------------------------------
+    def next_round(self, plan: Plan) -> tuple[float, float]:
+        """Modelled seconds and dollars of one more round of ``plan`` (times the correction
+        learnt from the observed rounds)."""
+        e = self.model.epoch(self.scheme, plan.workers, plan.memory_mb)
+        return (e.seconds / e.rounds * self.correction, e.cost / e.rounds * self.correction)
+
+    def stop_reason(self, plan: Plan) -> str | None:
+        """Why not to start another round of ``plan``: ``"deadline: ..."`` or ``"budget:
+        ..."`` when its modelled time or cost passes what is left (so a run stops before the
+        money is spent, not after), else ``None``."""
+        seconds, cost = self.next_round(plan)
+        left_s, left_cost = self.remaining()
+        if left_s is not None and seconds > left_s:
+            return (f"deadline: {max(left_s, 0.0):.1f} s left, the next round of {plan.workers} "
+                    f"workers x {plan.memory_mb} MB needs {seconds:.1f} s (modelled)")
+        if left_cost is not None and cost > left_cost:
+            return (f"budget: ${max(left_cost, 0.0):.6f} left, the next round of "
+                    f"{plan.workers} workers x {plan.memory_mb} MB costs ${cost:.6f} "
+                    "(modelled)")
+        return None
+
     def remaining(self) -> tuple[float | None, float | None]:
         """What is left of the deadline and of the budget."""
         d = None if self.deadline_s is None else self.deadline_s - self.spent_s
