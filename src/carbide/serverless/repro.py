@@ -531,8 +531,8 @@ def render(rows: list[dict[str, Any]], plan: ReproPlan) -> tuple[dict[str, Any],
               figures={"fraction": m["lithops_cold_fraction"]}),
         Claim(f"per-epoch time at {nmax} workers (measured, {plan.dataset})",
               "SMLT faster per epoch than Siren-like download-all",
-              ", ".join(f"{lab} {_f(top.get(k), 'epoch_s'):.2f} s"
-                        for k, lab in (("hierarchical", "SMLT"),
+              ", ".join(f"{lab} {_num(_f(top.get(k), 'epoch_s'))}"
+                        + (" s" if k in top else "") for k, lab in (("hierarchical", "SMLT"),
                                        ("download_all", "download-all"),
                                        ("parameter_server", "PS"), ("ddp", "DDP")))
               + f" (download-all / SMLT x{m['epoch_speedup_vs_download_nmax']:.2f})",
