@@ -86,3 +86,11 @@ def test_no_round_starts_past_the_budget_or_the_deadline():
     assert t.stop_reason(plan) is None
     t.observe(plan, round_s, 0.0)  # correction 1.5; 1 round's time left, 1.5 needed
     assert t.stop_reason(plan).startswith("deadline:")
+
+
+def test_time_outside_rounds_counts_against_the_deadline():
+    s = Scheduler(MODEL, deadline_s=100.0, budget=1.0, trials=5, sampler="tpe")
+    s.spend(30.0)  # calibration / evaluation: no money, but the clock runs
+    assert s.remaining() == (pytest.approx(70.0), pytest.approx(1.0))
+    with pytest.raises(InvalidConfigError, match="seconds"):
+        s.spend(-1.0)

@@ -294,6 +294,7 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
 
         num_params = int(flatten(wl.model().parameters()).numel())
         mem0 = cfg.memory_range[0]
+        t_start = time.perf_counter()  # the deadline is the whole run's, calibration included
         cal = calibrate(wl.model, wl.train, store.url, batch=cfg.batch, memory_mb=mem0,
                         num_params=num_params)
         model = TimeModel(num_params, len(wl.train[1]), cfg.batch, cal.invoke_s, cal.sample_s,
@@ -302,8 +303,9 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
                           deadline_s=cfg.deadline_s, budget=cfg.budget,
                           workers=(1, cfg.max_workers), memory=cfg.memory_range,
                           trials=cfg.trials, seed=cfg.seed, sampler="tpe")
-        t_start = time.perf_counter()
+        sched.spend(time.perf_counter() - t_start)
         first = sched.plan(cfg.epochs_hint)  # raises before any function starts
+        t_setup = time.perf_counter()
         procs = cfg.max_workers + (cfg.scheme == "parameter_server")
         engine = make_engine(cfg.backend, store_url=store.url, workers=procs,
                              memory_mb=cfg.memory_range[1])
@@ -312,6 +314,7 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
             TrainerConfig(scheme=cfg.scheme, batch=cfg.batch, lr=cfg.lr,
                           momentum=cfg.momentum, shuffle=wl.shuffle, seed=cfg.seed),
             first.plan)
+        sched.spend(time.perf_counter() - t_setup)  # engine start-up, data upload
         rows: list[dict[str, Any]] = []
         accs: list[tuple[float, float]] = []  # (epoch, accuracy)
         acc, reached, stop = 0.0, False, "max_rounds"
@@ -326,7 +329,9 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
             epochs += rec.workers * cfg.batch / len(wl.train[1])
             row = {**rec.to_dict(), "epoch": epochs, "acc": None}
             if (r + 1) % cfg.eval_every == 0:
+                t_eval = time.perf_counter()
                 acc = trainer.evaluate(*wl.test)
+                sched.spend(time.perf_counter() - t_eval)
                 accs.append((epochs, acc))
                 row["acc"] = acc
             rows.append(row)

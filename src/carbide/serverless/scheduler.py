@@ -155,6 +155,14 @@ class Scheduler:
         self.spent_s += round_seconds
         self.spent_cost += round_cost
 
+    def spend(self, seconds: float, cost: float = 0.0) -> None:
+        """Record time (and money) spent outside training rounds (calibration, evaluation):
+        the deadline is the whole run's, so it counts against what is left."""
+        check_real("seconds", seconds, 0, math.inf)
+        check_real("cost", cost, 0, math.inf)
+        self.spent_s += seconds
+        self.spent_cost += cost
+
     def state_dict(self) -> dict[str, Any]:
         return {"correction": self.correction, "spent_s": self.spent_s,
                 "spent_cost": self.spent_cost, "replans": self.replans}
