@@ -94,3 +94,7 @@ def test_time_outside_rounds_counts_against_the_deadline():
     assert s.remaining() == (pytest.approx(70.0), pytest.approx(1.0))
     with pytest.raises(InvalidConfigError, match="seconds"):
         s.spend(-1.0)
+    s.spend(80.0)
+    with pytest.raises(InfeasiblePlanError, match=r"nothing left to plan with: -10\.0 s of the "
+                                                  r"deadline, \$1\.000000 of the budget left"):
+        s.plan(epochs=1)

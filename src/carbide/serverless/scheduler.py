@@ -211,9 +211,12 @@ class Scheduler:
         check_real("epochs", epochs, 0, math.inf, lo_open=True)
         deadline, budget = self.remaining()
         if (deadline is not None and deadline <= 0) or (budget is not None and budget <= 0):
+            left = ", ".join(x for x in (
+                f"{deadline:.1f} s of the deadline" if deadline is not None else "",
+                f"${budget:.6f} of the budget" if budget is not None else "") if x)
             raise InfeasiblePlanError(
-                f"nothing left to plan with: {deadline!r} s of the deadline and "
-                f"${budget!r} of the budget remain")
+                f"nothing left to plan with: {left} left after {self.spent_s:.1f} s and "
+                f"${self.spent_cost:.6f} spent; raise the limits")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         seen: dict[tuple[int, int], tuple[float, float, float]] = {}
 
