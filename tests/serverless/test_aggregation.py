@@ -67,14 +67,17 @@ def test_formulas_are_o_p_and_o_np():
     assert d == [4 * (n + 1) * p for n in (2, 8, 64)]
 
 
-def test_wrong_shape_update_is_rejected(redis_url):
+def test_wrong_shape_update_is_rejected_and_logged(redis_url, caplog):
     from carbide.serverless._keys import Keys
     from carbide.serverless.aggregation import aggregate
     from carbide.serverless.store import TensorStore
 
-    with TensorStore(redis_url) as s, pytest.raises(InvalidConfigError, match=r"expected \(5,\)"):
-        aggregate(s, Keys("bad"), "hierarchical", 0, 0, 2, 2, torch.zeros(4), num_params=5)
-        assert not s.exists(Keys("bad").update(0, 0, 0))
+    with TensorStore(redis_url) as s:
+        with pytest.raises(InvalidConfigError, match=r"expected \(5,\)"):
+            aggregate(s, Keys("bad"), "hierarchical", 0, 0, 2, 2, torch.zeros(4), num_params=5)
+        assert not s.exists(Keys("bad").update(0, 0, 0))  # nothing was stored
+        assert not s.exists(Keys("bad").weight(0, 0))
+    assert "rejected update of worker 0 in round 0" in caplog.text
 
 
 def test_store_aggregator_follows_the_federated_contract(redis_url):

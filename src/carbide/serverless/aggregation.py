@@ -41,8 +41,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .store import TensorStore
 
 __all__ = ["SCHEMES", "RoundResult", "StoreAggregator", "aggregate", "check_scheme",
-           "exact_mean", "expected_bytes", "owned_shards", "param_shards", "run_round",
-           "shard_bounds"]
+           "exact_mean", "expected_bytes", "owned_shards", "param_shards", "push_update",
+           "run_round", "shard_bounds"]
 
 log = logging.getLogger(__name__)
 
@@ -143,10 +143,38 @@ def _split(update: torch.Tensor, bounds: Sequence[tuple[int, int]]) -> list[torc
     return [update[a:b] for a, b in bounds]
 
 
+def push_update(store: TensorStore, keys: Keys, scheme: str, round_: int, role: int,
+                shards: int, update: torch.Tensor | None, *, num_params: int,
+                weight: float = 1.0) -> None:
+    """Worker ``role``'s push: its update split as ``scheme`` stores it (``shards`` pieces for
+    ``hierarchical``, one otherwise) and its sample weight.
+
+    Raises:
+        InvalidConfigError: the update is not float ``(num_params,)``; it is rejected (and
+            logged) before anything is stored.
+    """
+    import torch
+
+    bounds = shard_bounds(num_params, shards if check_scheme(scheme) == "hierarchical" else 1)
+    if update is None or update.ndim != 1 or update.numel() != num_params:
+        got = None if update is None else tuple(update.shape)
+        log.warning("rejected update of worker %d in round %d: shape %s, expected (%d,)",
+                    role, round_, got, num_params)
+        raise InvalidConfigError(
+            f"worker {role}'s update has shape {got}; expected ({num_params},) float32 "
+            "(flatten the model delta with carbide.federated.flatten)")
+    update = update.detach().float()
+    store.put_many([(keys.update(round_, role, k), s)
+                    for k, s in enumerate(_split(update, bounds))]
+                   + [(keys.weight(round_, role), torch.tensor([float(weight)],
+                                                                dtype=torch.float64))])
+
+
 def aggregate(
     store: TensorStore, keys: Keys, scheme: str, round_: int, role: int, workers: int,
     shards: int, update: torch.Tensor | None, *, num_params: int, weight: float = 1.0,
     timeout: float = 60.0, step: Step | None = None, pull: bool = True,
+    pushed: bool = False, deadline: float | None = None,
 ) -> torch.Tensor | None:
     """One function's part of a round of ``scheme``; the bytes land in ``store``'s counters.
 
@@ -168,6 +196,12 @@ def aggregate(
             optimizer step on the parameter shard); ``download_all`` calls it on worker 0.
         pull: fetch the full mean at the end (a training round skips it: the next round pulls
             the stepped parameters instead; ``download_all`` always pulls, that is its mean).
+        pushed: this worker's update is in the store already (:func:`push_update` ran in an
+            earlier invocation, which checkpointed before its time limit); ``update`` is then
+            ignored.
+        deadline: ``time.monotonic()`` instant at which a function still waiting for peers
+            stops with :class:`~carbide.serverless.store.TimeLimitReached` (its time-limit
+            checkpoint point); ``None``: wait up to ``timeout``.
 
     Returns:
         The mean ``(num_params,)`` when pulled, else ``None``.
@@ -181,29 +215,18 @@ def aggregate(
         raise InvalidConfigError(f"role {role} is not a worker (0..{n - 1})"
                                  + (f" or the aggregator ({n})" if scheme == "parameter_server"
                                     else ""))
-    bounds = shard_bounds(num_params, shards if scheme == "hierarchical" else 1)
-    if not is_aggregator:
-        if update is None or update.ndim != 1 or update.numel() != num_params:
-            got = None if update is None else tuple(update.shape)
-            log.warning("rejected update of worker %d in round %d: shape %s, expected (%d,)",
-                        role, round_, got, num_params)
-            raise InvalidConfigError(
-                f"worker {role}'s update has shape {got}; expected ({num_params},) float32 "
-                "(flatten the model delta with carbide.federated.flatten)")
-        update = update.detach().float()
-        store.put_many([(keys.update(round_, role, k), s)
-                        for k, s in enumerate(_split(update, bounds))]
-                       + [(keys.weight(round_, role), torch.tensor([float(weight)],
-                                                                    dtype=torch.float64))])
+    if not is_aggregator and not pushed:
+        push_update(store, keys, scheme, round_, role, shards, update, num_params=num_params,
+                    weight=weight)
     wkeys = [keys.weight(round_, i) for i in range(n)]
 
     def weights() -> list[float]:
-        store.wait(wkeys, timeout=timeout)
+        store.wait(wkeys, timeout=timeout, deadline=deadline)
         return [float(t[0]) for t in store.get_many(wkeys)]
 
     def reduce(k: int) -> torch.Tensor:
         ukeys = [keys.update(round_, i, k) for i in range(n)]
-        store.wait(ukeys, timeout=timeout)
+        store.wait(ukeys, timeout=timeout, deadline=deadline)
         return exact_mean(store.get_many(ukeys), w)
 
     if scheme == "hierarchical":
@@ -218,7 +241,7 @@ def aggregate(
         if not pull:
             return None
         rkeys = [keys.reduced(round_, k) for k in range(shards)]
-        store.wait(rkeys, timeout=timeout)
+        store.wait(rkeys, timeout=timeout, deadline=deadline)
         return torch.cat(store.get_many(rkeys))
     if scheme == "parameter_server":
         if is_aggregator:
@@ -230,7 +253,7 @@ def aggregate(
             return mean
         if not pull:
             return None
-        store.wait([keys.reduced(round_, 0)], timeout=timeout)
+        store.wait([keys.reduced(round_, 0)], timeout=timeout, deadline=deadline)
         return store.get(keys.reduced(round_, 0))
     # download_all: every worker fetches every update
     w = weights()

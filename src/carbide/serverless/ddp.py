@@ -22,7 +22,8 @@ __all__ = ["run_ddp"]
 
 
 def _rank(rank: int, procs: int, port: int, model: Any, x: Any, y: Any, batch: int,
-          rounds: int, lr: float, momentum: float, seed: int, out: str) -> None:
+          rounds: int, lr: float, momentum: float, seed: int, out: str,
+          shuffle: bool = True) -> None:
     import torch
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
@@ -36,7 +37,8 @@ def _rank(rank: int, procs: int, port: int, model: Any, x: Any, y: Any, batch: i
             net = model()
         ddp = DDP(net)
         opt = torch.optim.SGD(ddp.parameters(), lr=lr, momentum=momentum)
-        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+        order = (torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+                 if shuffle else torch.arange(len(y)))
         chunks = len(y) // batch
         lossf = torch.nn.CrossEntropyLoss()
         dist.barrier()
@@ -61,8 +63,13 @@ def _rank(rank: int, procs: int, port: int, model: Any, x: Any, y: Any, batch: i
 
 def run_ddp(model: Any, train: tuple[Any, Any], *, procs: int = 2, batch: int = 32,
             rounds: int = 10, lr: float = 0.05, momentum: float = 0.9, seed: int = 0,
-            price_per_hour: float = VM_PRICE_PER_HOUR) -> dict[str, Any]:
-    """Train ``rounds`` synchronous steps with ``procs`` gloo ranks.
+            price_per_hour: float = VM_PRICE_PER_HOUR, shuffle: bool = True,
+            start_method: str = "fork") -> dict[str, Any]:
+    """Train ``rounds`` synchronous steps with ``procs`` gloo ranks (``shuffle`` as in
+    :class:`~carbide.serverless.trainer.TrainerConfig`: ``False`` keeps FEMNIST's writer
+    order, one writer per shard). ``start_method``: ``"fork"`` (default: the ranks inherit
+    this process's imports, as DataLoader workers do, so start-up is not 8 torch imports on a
+    small machine) or ``"spawn"``.
 
     Returns:
         ``{"procs", "rounds", "round_s", "seconds", "startup_s", "loss", "cost",
@@ -78,12 +85,18 @@ def run_ddp(model: Any, train: tuple[Any, Any], *, procs: int = 2, batch: int = 
     check_int("procs", procs, 1)
     check_int("rounds", rounds, 1)
     check_real("price_per_hour", price_per_hour, 0, 1e6)
+    if start_method not in ("fork", "spawn", "forkserver"):
+        from ..exceptions import InvalidConfigError
+
+        raise InvalidConfigError(f"unknown start method {start_method!r}; choose one of: "
+                                 "fork, spawn, forkserver")
     x, y = train
     with tempfile.TemporaryDirectory(prefix="carbide-ddp-") as tmp:
         out = os.path.join(tmp, "rank0.json")
         t0 = time.perf_counter()
-        mp.spawn(_rank, args=(procs, free_port(), model, x, y, batch, rounds, lr, momentum,
-                              seed, out), nprocs=procs, join=True)
+        mp.start_processes(_rank, args=(procs, free_port(), model, x, y, batch, rounds, lr,
+                                        momentum, seed, out, shuffle), nprocs=procs,
+                           join=True, start_method=start_method)
         wall = time.perf_counter() - t0
         with open(out) as fh:
             res = json.load(fh)

@@ -23,8 +23,9 @@ from ..exceptions import InvalidConfigError
 from .aggregation import SCHEMES, check_scheme, expected_bytes, shard_bounds
 from .cost import check_memory
 
-__all__ = ["BenchConfig", "Calibration", "SMLTConfig", "calibrate", "parse_duration",
-           "parse_range", "run_bench", "run_train", "write_bench", "write_train"]
+__all__ = ["BenchConfig", "Calibration", "SMLTConfig", "calibrate", "measure_initialization",
+           "parse_duration", "parse_range", "run_bench", "run_train", "write_bench",
+           "write_train"]
 
 
 def parse_duration(text: str | float | int) -> float:
@@ -265,8 +266,12 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
 
     Returns:
         ``(metrics, rows)``: one row per round (plan, time, cost, loss, accuracy when
-        evaluated); metrics: ``reached``, ``final_acc``, ``rounds``, ``epochs``,
-        ``seconds``, ``cost``, ``replans``, the initial plan and its modelled time/cost.
+        evaluated); metrics: ``reached``, ``stop`` (``"target"``, ``"max_rounds"``, or
+        ``"deadline: ..."`` / ``"budget: ..."`` when the next round's modelled time or cost
+        would pass what is left, checked before every round, or ``"infeasible: ..."`` when a
+        re-plan finds no plan for the epochs still needed), ``final_acc``, ``rounds``,
+        ``epochs``, ``seconds``, ``cost``, ``replans``, the initial plan and its modelled
+        time/cost.
 
     Raises:
         InfeasiblePlanError: before any training round, when no plan meets the deadline and
@@ -274,7 +279,7 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
     """
     from .cost import TimeModel
     from .runtime import make_engine
-    from .scheduler import Scheduler
+    from .scheduler import InfeasiblePlanError, Scheduler
     from .store import open_store
     from .trainer import ServerlessTrainer, TrainerConfig
     from .workloads import load_workload
@@ -289,6 +294,7 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
 
         num_params = int(flatten(wl.model().parameters()).numel())
         mem0 = cfg.memory_range[0]
+        t_start = time.perf_counter()  # the deadline is the whole run's, calibration included
         cal = calibrate(wl.model, wl.train, store.url, batch=cfg.batch, memory_mb=mem0,
                         num_params=num_params)
         model = TimeModel(num_params, len(wl.train[1]), cfg.batch, cal.invoke_s, cal.sample_s,
@@ -297,38 +303,49 @@ def run_train(cfg: SMLTConfig, root: str | os.PathLike[str] | None = None
                           deadline_s=cfg.deadline_s, budget=cfg.budget,
                           workers=(1, cfg.max_workers), memory=cfg.memory_range,
                           trials=cfg.trials, seed=cfg.seed, sampler="tpe")
-        t_start = time.perf_counter()
+        # the first plan gets the whole deadline, so an infeasible goal is refused naming the
+        # best plan; the calibration and planning time then count against what is left
         first = sched.plan(cfg.epochs_hint)  # raises before any function starts
+        t_setup = time.perf_counter()
+        sched.spend(t_setup - t_start)
         procs = cfg.max_workers + (cfg.scheme == "parameter_server")
         engine = make_engine(cfg.backend, store_url=store.url, workers=procs,
                              memory_mb=cfg.memory_range[1])
         trainer = ServerlessTrainer(
             store, f"train-{cfg.dataset}", wl.model, wl.train, engine,
             TrainerConfig(scheme=cfg.scheme, batch=cfg.batch, lr=cfg.lr,
-                          momentum=cfg.momentum, seed=cfg.seed), first.plan)
+                          momentum=cfg.momentum, shuffle=wl.shuffle, seed=cfg.seed),
+            first.plan)
+        sched.spend(time.perf_counter() - t_setup)  # engine start-up, data upload
         rows: list[dict[str, Any]] = []
         accs: list[tuple[float, float]] = []  # (epoch, accuracy)
         acc, reached, stop = 0.0, False, "max_rounds"
         epochs = 0.0
         for r in range(cfg.max_rounds):
+            why = sched.stop_reason(trainer.plan)  # before the round's money is spent
+            if why is not None:
+                stop = why
+                break
             rec = trainer.step()
             sched.observe(trainer.plan, rec.seconds, rec.cost)
             epochs += rec.workers * cfg.batch / len(wl.train[1])
             row = {**rec.to_dict(), "epoch": epochs, "acc": None}
             if (r + 1) % cfg.eval_every == 0:
+                t_eval = time.perf_counter()
                 acc = trainer.evaluate(*wl.test)
+                sched.spend(time.perf_counter() - t_eval)
                 accs.append((epochs, acc))
                 row["acc"] = acc
             rows.append(row)
             if acc >= cfg.target_acc:
                 reached, stop = True, "target"
                 break
-            left_s, left_cost = sched.remaining()
-            if left_s is not None and left_s <= 0 or left_cost is not None and left_cost <= 0:
-                stop = "deadline" if left_s is not None and left_s <= 0 else "budget"
-                break
             if (r + 1) % cfg.replan_every == 0:
-                trainer.set_plan(sched.plan(_epochs_left(accs, cfg)).plan)
+                try:
+                    trainer.set_plan(sched.plan(_epochs_left(accs, cfg)).plan)
+                except InfeasiblePlanError as exc:  # what is left cannot reach the target
+                    stop = f"infeasible: {exc}"
+                    break
         metrics = {
             "reached": reached, "stop": stop, "final_acc": acc, "rounds": len(rows),
             "epochs": epochs, "seconds": time.perf_counter() - t_start,
@@ -401,6 +418,98 @@ def write_train(out: str | os.PathLike[str], cfg: SMLTConfig,
               .table(rows, ["round", "workers", "memory_mb", "seconds", "loss", "acc", "cost",
                             "bytes_per_worker", "reruns"]))
     return rec.finish(metrics=metrics, rows=rows, report=report)
+
+
+#: Fresh-interpreter imports timed by :func:`measure_initialization` (what a cold function pays
+#: before its first line of work).
+IMPORTS: tuple[tuple[str, str], ...] = (
+    ("interpreter only", "pass"),
+    ("lean: import carbide.serverless (no torch)", "import carbide.serverless"),
+    ("import torch", "import torch"),
+    ("the worker's imports (torch, redis, carbide worker)",
+     "import torch, redis, psutil, carbide.serverless.worker, carbide.serverless.store, "
+     "carbide.serverless.aggregation, carbide.federated.models"),
+)
+
+
+def measure_initialization(url: str, model: Any, train: tuple[Any, Any], *, workers: int = 2,
+                           memory_mb: int = 1769, rounds: int = 3, batch: int = 32,
+                           engines: tuple[str, ...] = ("lithops", "pool"),
+                           pool_engine: Any | None = None, pool_context: str = "spawn",
+                           import_repeats: int = 3) -> list[dict[str, Any]]:
+    """SMLT's "repeated initialization", measured: training rounds of ``workers`` functions on
+    each engine, interleaved round by round (Lithops localhost starts a fresh process per
+    call, which imports torch again; the warm pool's processes imported it once), and the
+    import costs of a fresh interpreter (``import_repeats`` interleaved runs of each of
+    :data:`IMPORTS`).
+
+    Returns:
+        rows: ``{"kind": "init", "engine", "rounds", "round_s", "function_s_per_call",
+        "cold_start_s", "cold_fraction", "executor_init_s"}`` (medians over the rounds;
+        ``cold_start_s`` = process start to the worker's first line, torch imported, per
+        call) and ``{"kind": "import", "what", "seconds", "repeats"}`` (medians).
+    """
+    import statistics
+    import subprocess
+    import sys
+
+    from .runtime import make_engine
+    from .store import TensorStore
+    from .trainer import Plan, ServerlessTrainer, TrainerConfig
+
+    check_int("rounds", rounds, 1)
+    check_int("import_repeats", import_repeats, 0)
+    store = TensorStore(url)
+    made: dict[str, Any] = {}
+    init_s: dict[str, float] = {}
+    per_round: dict[str, list[Any]] = {name: [] for name in engines}
+    try:
+        trainers = {}
+        for name in engines:
+            t0 = time.perf_counter()
+            if name == "pool" and pool_engine is not None:
+                eng = pool_engine
+                init_s[name] = float(getattr(eng, "warmup_s", math.nan))
+            else:
+                eng = made[name] = make_engine(name, store_url=url, workers=workers,
+                                               memory_mb=memory_mb, context=pool_context)
+                init_s[name] = time.perf_counter() - t0
+            trainers[name] = ServerlessTrainer(
+                store, f"init-{name}", model, train, eng,
+                TrainerConfig(batch=batch, round_timeout_s=300), Plan(workers, memory_mb))
+        for _ in range(rounds):  # interleaved: every engine sees the same machine load
+            for name in engines:
+                per_round[name].append(trainers[name].step())
+        for name in engines:
+            store.delete_pattern(trainers[name].keys.pattern())
+    finally:
+        for eng in made.values():
+            eng.close()
+        store.close()
+    rows: list[dict[str, Any]] = []
+    for name in engines:
+        recs = per_round[name]
+        calls = [r.function_s / r.invocations for r in recs]
+        rows.append({
+            "kind": "init", "engine": name, "rounds": rounds, "workers": workers,
+            "round_s": statistics.median(r.seconds for r in recs),
+            "function_s_per_call": statistics.median(calls),
+            "cold_start_s": statistics.median(r.cold_start_s for r in recs),
+            "cold_fraction": statistics.median(r.cold_start_s / c if c else 0.0
+                                               for r, c in zip(recs, calls, strict=True)),
+            "executor_init_s": init_s[name]})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    times: dict[str, list[float]] = {what: [] for what, _ in IMPORTS}
+    for _ in range(import_repeats):
+        for what, code in IMPORTS:
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, env=env,
+                           capture_output=True)
+            times[what].append(time.perf_counter() - t0)
+    if import_repeats:
+        rows += [{"kind": "import", "what": what, "seconds": statistics.median(ts),
+                  "repeats": import_repeats} for what, ts in times.items()]
+    return rows
 
 
 def parse_range(option: str, text: str) -> tuple[int, int]:

@@ -55,6 +55,9 @@ class ThreadEngine:
     def __init__(self, max_workers: int = 16) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
+        from . import worker
+
+        worker._FIRST_CALL = False  # a thread is no fresh process: no cold start to report
         self._pool = ThreadPoolExecutor(max_workers=max_workers)
 
     def submit(self, tasks: Sequence[WorkerTask]) -> list[Any]:

@@ -155,6 +155,14 @@ class Scheduler:
         self.spent_s += round_seconds
         self.spent_cost += round_cost
 
+    def spend(self, seconds: float, cost: float = 0.0) -> None:
+        """Record time (and money) spent outside training rounds (calibration, evaluation):
+        the deadline is the whole run's, so it counts against what is left."""
+        check_real("seconds", seconds, 0, math.inf)
+        check_real("cost", cost, 0, math.inf)
+        self.spent_s += seconds
+        self.spent_cost += cost
+
     def state_dict(self) -> dict[str, Any]:
         return {"correction": self.correction, "spent_s": self.spent_s,
                 "spent_cost": self.spent_cost, "replans": self.replans}
@@ -165,6 +173,27 @@ class Scheduler:
         self.replans = int(state["replans"])
 
     # -- planning ----------------------------------------------------------------------------
+    def next_round(self, plan: Plan) -> tuple[float, float]:
+        """Modelled seconds and dollars of one more round of ``plan`` (times the correction
+        learnt from the observed rounds)."""
+        e = self.model.epoch(self.scheme, plan.workers, plan.memory_mb)
+        return (e.seconds / e.rounds * self.correction, e.cost / e.rounds * self.correction)
+
+    def stop_reason(self, plan: Plan) -> str | None:
+        """Why not to start another round of ``plan``: ``"deadline: ..."`` or ``"budget:
+        ..."`` when its modelled time or cost passes what is left (so a run stops before the
+        money is spent, not after), else ``None``."""
+        seconds, cost = self.next_round(plan)
+        left_s, left_cost = self.remaining()
+        if left_s is not None and seconds > left_s:
+            return (f"deadline: {max(left_s, 0.0):.1f} s left, the next round of {plan.workers} "
+                    f"workers x {plan.memory_mb} MB needs {seconds:.1f} s (modelled)")
+        if left_cost is not None and cost > left_cost:
+            return (f"budget: ${max(left_cost, 0.0):.6f} left, the next round of "
+                    f"{plan.workers} workers x {plan.memory_mb} MB costs ${cost:.6f} "
+                    "(modelled)")
+        return None
+
     def remaining(self) -> tuple[float | None, float | None]:
         """What is left of the deadline and of the budget."""
         d = None if self.deadline_s is None else self.deadline_s - self.spent_s
@@ -182,9 +211,12 @@ class Scheduler:
         check_real("epochs", epochs, 0, math.inf, lo_open=True)
         deadline, budget = self.remaining()
         if (deadline is not None and deadline <= 0) or (budget is not None and budget <= 0):
+            left = ", ".join(x for x in (
+                f"{deadline:.1f} s of the deadline" if deadline is not None else "",
+                f"${budget:.6f} of the budget" if budget is not None else "") if x)
             raise InfeasiblePlanError(
-                f"nothing left to plan with: {deadline!r} s of the deadline and "
-                f"${budget!r} of the budget remain")
+                f"nothing left to plan with: {left} left after {self.spent_s:.1f} s and "
+                f"${self.spent_cost:.6f} spent; raise the limits")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         seen: dict[tuple[int, int], tuple[float, float, float]] = {}
 

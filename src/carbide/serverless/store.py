@@ -26,8 +26,8 @@ from ..exceptions import CarbideError, InvalidConfigError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["StoreTimeoutError", "StoreUnavailableError", "TensorStore", "decode_tensor",
-           "encode_tensor", "open_store"]
+__all__ = ["StoreTimeoutError", "StoreUnavailableError", "TensorStore", "TimeLimitReached",
+           "decode_tensor", "encode_tensor", "open_store"]
 
 T = TypeVar("T")
 
@@ -40,6 +40,11 @@ class StoreUnavailableError(CarbideError, ConnectionError):
 
 class StoreTimeoutError(CarbideError, TimeoutError):
     """Keys a worker waited for did not appear in time (a peer died or is late)."""
+
+
+class TimeLimitReached(CarbideError):
+    """A function waiting for its peers reached the point where it must checkpoint before its
+    own time limit (raised by :meth:`TensorStore.wait` given a ``deadline``)."""
 
 
 def encode_tensor(t: torch.Tensor) -> bytes:
@@ -163,11 +168,14 @@ class TensorStore:
         self.requests += len(keys)
         return [decode_tensor(b) for b in bufs]
 
-    def wait(self, keys: Sequence[str], *, timeout: float, poll: float = 0.002) -> None:
+    def wait(self, keys: Sequence[str], *, timeout: float, poll: float = 0.002,
+             deadline: float | None = None) -> None:
         """Block until every key exists; :class:`StoreTimeoutError` after ``timeout`` s.
 
-        This is how a function waits for its peers: it cannot be called back, so it polls."""
-        deadline = time.monotonic() + timeout
+        This is how a function waits for its peers: it cannot be called back, so it polls.
+        ``deadline`` (a ``time.monotonic()`` instant): the function's own checkpoint point;
+        still waiting then raises :class:`TimeLimitReached`."""
+        give_up = time.monotonic() + timeout
         pending = list(keys)
         while pending:
             present = self._call("exists", lambda ks=pending: [self._client.exists(k)
@@ -175,7 +183,12 @@ class TensorStore:
             pending = [k for k, p in zip(pending, present, strict=True) if not p]
             if not pending:
                 return
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if deadline is not None and now > deadline:
+                raise TimeLimitReached(
+                    f"still waiting for {len(pending)} key(s), e.g. {pending[0]!r}, at the "
+                    "function's checkpoint point before its time limit")
+            if now > give_up:
                 raise StoreTimeoutError(
                     f"{len(pending)} key(s) still missing after {timeout:g} s, e.g. "
                     f"{pending[0]!r}: a peer function died or is late")

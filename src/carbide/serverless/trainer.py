@@ -10,8 +10,10 @@ checkpoint: a killed driver restarted with ``resume=True`` continues from there.
 Faults (SMLT, arXiv 2205.01853, Section IV-D): a worker whose result is still missing
 ``round_timeout_s`` after it was invoked is invoked again (its keys of the round are simply
 overwritten: same data shard, same parameters, same gradient), so the round completes with the
-exact mean. A worker that checkpointed before its function time limit is invoked again and
-resumes from its partial gradient.
+exact mean. A worker that checkpointed before its function time limit (in any phase: pull,
+compute, push or aggregation, see :mod:`carbide.serverless.worker`) is invoked again and resumes
+from its checkpoint; the tasks carry the longest step of each kind seen in the previous round,
+so a worker can tell before a step whether it fits what is left of its time limit.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._validate import check_int, check_real
@@ -66,7 +68,11 @@ class TrainerConfig:
         time_limit_s: the function time limit (Lambda: 900 s).
         round_timeout_s: a worker whose update is missing this long after its invocation is
             dead and invoked again (one that pushed but has no result after 3x this, too).
-        max_attempts: invocations per role per round before the round fails.
+        shuffle: shuffle the training samples (seeded) before cutting them into data shards
+            of ``batch``; ``False`` keeps their order (FEMNIST: one writer per shard).
+        max_attempts: invocations per role per round before the round fails (re-runs of a
+            dead function, and time-limit checkpoints that saved no progress; checkpoints
+            that saved progress are not counted).
         seed: data shuffling seed.
     """
 
@@ -79,6 +85,7 @@ class TrainerConfig:
     time_limit_s: float = 900.0
     round_timeout_s: float = 60.0
     max_attempts: int = 4
+    shuffle: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -113,6 +120,7 @@ class RoundRecord:
     reruns: int
     checkpoints: int
     max_rss_mb: float = 0.0
+    checkpoint_phases: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,6 +153,7 @@ class ServerlessTrainer:
         self.config = config or TrainerConfig()
         self.plan = plan or Plan(2, 1769)
         self.history: list[RoundRecord] = []
+        self.hints: dict[str, float] = {}  # longest step of each kind in the last round
         x, y = train
         if len(x) != len(y) or len(y) < self.config.batch:
             raise InvalidConfigError(
@@ -164,7 +173,8 @@ class ServerlessTrainer:
         for pattern in (self.keys.pattern(),):
             store.delete_pattern(pattern)
         g = torch.Generator().manual_seed(self.config.seed)
-        order = torch.randperm(len(y), generator=g)
+        order = torch.randperm(len(y), generator=g) if self.config.shuffle else \
+            torch.arange(len(y))
         b = self.config.batch
         store.put_many([item for c in range(self.num_chunks) for item in (
             (self.keys.data(c, "x"), x[order[c * b:(c + 1) * b]].float().contiguous()),
@@ -234,7 +244,8 @@ class ServerlessTrainer:
                     shards=m, memory_mb=self.plan.memory_mb, model=self.model,
                     num_params=self.num_params, lr=c.lr, momentum=c.momentum,
                     micro_batches=c.micro_batches, time_limit_s=c.time_limit_s,
-                    peer_timeout_s=c.round_timeout_s * (c.max_attempts + 1))
+                    peer_timeout_s=c.round_timeout_s * (c.max_attempts + 1),
+                    hints=dict(self.hints) or None)
         tasks = [WorkerTask(worker=i, chunk=(self.cursor + i) % self.num_chunks, **base)
                  for i in range(n)]
         if c.scheme == "parameter_server":
@@ -270,6 +281,8 @@ class ServerlessTrainer:
         results: dict[int, dict[str, Any]] = {}
         billed = 0.0
         invocations, reruns, checkpoints = len(tasks), 0, 0
+        phases: dict[str, int] = {}
+        seen: dict[str, float] = {}
         while len(results) < len(tasks):
             pending = [i for i in handles if i not in results]
             got = self.engine.wait([handles[i] for i in pending], timeout=0.05)
@@ -277,11 +290,18 @@ class ServerlessTrainer:
             for j, res in got.items():
                 i = pending[j]
                 billed += float(res["seconds"]) + float(res.get("cold_start_s") or 0.0)
+                for kind, sec in (res.get("phase_s") or {}).items():
+                    seen[kind] = max(seen.get(kind, 0.0), float(sec))
                 if res["status"] == "done":
                     results[i] = res
                     continue
-                checkpoints += 1  # checkpointed before the time limit: invoke it again
-                self._reinvoke(i, tasks, handles, invoked, attempts, now)
+                # checkpointed before the time limit: invoke it again; one that saved no
+                # progress counts as a failed attempt (else a limit too short for one step
+                # would re-invoke it forever)
+                checkpoints += 1
+                phases[res["phase"]] = phases.get(res["phase"], 0) + 1
+                self._reinvoke(i, tasks, handles, invoked, attempts, now,
+                               count=not res.get("progress", True), why=res)
                 invocations += 1
             for i in pending:
                 if i in results or i in {pending[j] for j in got}:
@@ -313,7 +333,9 @@ class ServerlessTrainer:
             bytes_per_worker=sum(float(results[i]["bytes"]) for i in range(n)) / n,
             cost=lambda_cost(billed, self.plan.memory_mb, invocations),
             invocations=invocations, reruns=reruns, checkpoints=checkpoints,
-            max_rss_mb=max(float(res.get("max_rss_mb") or 0.0) for res in results.values()))
+            max_rss_mb=max(float(res.get("max_rss_mb") or 0.0) for res in results.values()),
+            checkpoint_phases=phases)
+        self.hints = seen
         self.round += 1
         self.cursor = (self.cursor + n) % self.num_chunks
         self._commit()
@@ -323,12 +345,21 @@ class ServerlessTrainer:
         return rec
 
     def _reinvoke(self, i: int, tasks: Sequence[WorkerTask], handles: dict[int, Any],
-                  invoked: dict[int, float], attempts: dict[int, int], now: float) -> None:
-        if attempts[i] >= self.config.max_attempts:
+                  invoked: dict[int, float], attempts: dict[int, int], now: float, *,
+                  count: bool = True, why: dict[str, Any] | None = None) -> None:
+        if count and attempts[i] >= self.config.max_attempts:
+            if why is not None:
+                raise CarbideError(
+                    f"round {self.round}: role {i} checkpointed in its {why['phase']} phase "
+                    f"without progress {attempts[i]} times: time_limit_s="
+                    f"{self.config.time_limit_s:g} is too short for one step (steps took "
+                    f"{why.get('phase_s')}); raise time_limit_s or use more micro_batches. "
+                    f"The store keeps the last committed round {self.round} (resume with "
+                    "resume=True)")
             raise CarbideError(
                 f"round {self.round}: role {i} failed {attempts[i]} invocations; the store "
                 f"keeps the last committed round {self.round} (resume with resume=True)")
-        attempts[i] += 1
+        attempts[i] += count
         handles[i] = self.engine.submit([tasks[i]])[0]
         invoked[i] = now
 

@@ -76,12 +76,21 @@ class ResNetSpec:
 
 @dataclass
 class Workload:
-    """A model factory with its training and test tensors (float32 inputs, int64 labels)."""
+    """A model factory with its training and test tensors (float32 inputs, int64 labels).
+
+    Attributes:
+        shuffle: whether the trainer shuffles ``train`` before cutting it into per-worker data
+            shards (``False`` for FEMNIST: the samples are in writer order, so a shard holds
+            one writer's handwriting, the natural LEAF split).
+        writers: how many writers the FEMNIST training samples come from (else ``None``).
+    """
 
     name: str
     model: Any
     train: tuple[torch.Tensor, torch.Tensor]
     test: tuple[torch.Tensor, torch.Tensor]
+    shuffle: bool = True
+    writers: int | None = None
 
 
 def _subset(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int
@@ -97,9 +106,11 @@ def _subset(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int
 def load_workload(dataset: str, root: str | os.PathLike[str] | None = None, *,
                   train_samples: int | None = 2048, test_samples: int | None = 1000,
                   width: int = 16, hidden: int = 2048, seed: int = 0) -> Workload:
-    """Load ``"cifar10"`` (with :class:`ResNetSpec` of ``width``) or ``"femnist"`` (all
-    writers pooled, with the LEAF CNN of ``hidden`` dense units from
-    :class:`carbide.federated.ModelSpec`), keeping a random subset of each split."""
+    """Load ``"cifar10"`` (with :class:`ResNetSpec` of ``width``, a random subset of each
+    split) or ``"femnist"`` (LEAF FEMNIST from the shared data root with the LEAF CNN of
+    ``hidden`` dense units, :class:`carbide.federated.ModelSpec`): whole writers, drawn in a
+    seeded order until ``train_samples``, kept in writer order (natural writer split:
+    ``Workload.shuffle = False``); the test split pools every writer's test samples."""
     import torch
 
     if dataset not in DATASETS:
@@ -120,9 +131,20 @@ def load_workload(dataset: str, root: str | os.PathLike[str] | None = None, *,
     from ..federated.models import ModelSpec
 
     fed = load_femnist(root)
-    out = []
-    for part, n in ((fed.train, train_samples), (fed.test, test_samples)):
-        x = torch.cat([v[0] for v in part.values()])
-        y = torch.cat([v[1] for v in part.values()])
-        out.append(_subset(x, y, n, seed))
-    return Workload("femnist", ModelSpec("leaf-cnn", 1, 62, 28, hidden), out[0], out[1])
+    ids = fed.clients
+    order = torch.randperm(len(ids), generator=torch.Generator().manual_seed(seed)).tolist()
+    xs, ys, total = [], [], 0
+    for k in order:  # whole writers until the subset is full
+        x, y = fed.train[ids[k]]
+        if not len(y):
+            continue
+        xs.append(x)
+        ys.append(y)
+        total += len(y)
+        if train_samples is not None and total >= train_samples:
+            break
+    train = (torch.cat(xs)[:train_samples], torch.cat(ys)[:train_samples])
+    tx = torch.cat([v[0] for v in fed.test.values()])
+    ty = torch.cat([v[1] for v in fed.test.values()])
+    return Workload("femnist", ModelSpec("leaf-cnn", 1, 62, 28, hidden), train,
+                    _subset(tx, ty, test_samples, seed), shuffle=False, writers=len(xs))
