@@ -28,6 +28,28 @@ def test_roundtrip_both_directions():
     assert b"update" not in ca.seal(b"update")
 
 
+def test_seal_of_an_array_view_is_header_ciphertext_and_tag():
+    import numpy as np
+
+    from carbide.federated.secure import channel
+
+    ca, cb = _pair()
+    x = np.arange(1000, dtype=np.uint32)
+    msg = ca.seal(x.view(np.uint8))
+    assert len(msg) == channel._HEADER.size + 4000 + 16
+    assert np.array_equal(np.frombuffer(cb.open(msg), np.uint32), x)
+
+
+def test_enclave_processes_keep_large_buffers_on_glibc():
+    import platform
+
+    from carbide.federated.secure._serve import keep_large_buffers
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("the allocator setting is glibc's")
+    assert keep_large_buffers() is True
+
+
 def test_tampered_message_rejected():
     ca, cb = _pair()
     msg = bytearray(ca.seal(b"x" * 64))

@@ -44,8 +44,14 @@ def mask_encrypt_throughput(d: int, *, bits: int = 32, scheme: str = "pairwise",
     ``mask_encrypt_gb_per_s``: encoded bytes over the mask + seal time (the issue's goal;
     encoding apart); ``gb_per_s``: over encode + mask + seal, done one after another;
     ``enclave_gb_per_s``: over what a training enclave runs (encode and mask in one chunked
-    pass, :func:`~._masks.encode_masked`, then the seal)."""
+    pass, :func:`~._masks.encode_masked`, then the seal).
+
+    Runs as an enclave process does: :func:`~._serve.keep_large_buffers` is applied to this
+    process first (it changes this process's glibc allocator thresholds)."""
+    from ._serve import keep_large_buffers
+
     check_int("d", d, 1)
+    keep_large_buffers()
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal(d) * 0.01).astype(np.float32)
     tx, _ = _channel_pair()

@@ -184,14 +184,20 @@ class SecureChannel:
         self._seq_out = 0
         self._seq_in = -1
 
-    def seal(self, plain: bytes | bytearray | memoryview) -> bytes:
+    def seal(self, plain: bytes | bytearray | memoryview) -> bytearray:
         """Seal ``plain`` (any contiguous bytes-like object, e.g. a ``uint8`` view of an
         array: no copy is made of it first)."""
         seq = self._seq_out
         self._seq_out += 1
         head = _HEADER.pack(seq, len(self._label))
         nonce = self._dir_send + struct.pack(">Q", seq)
-        return head + self._send.encrypt(nonce, plain, head + self._label)
+        # one buffer, ciphertext written in place after the header (encrypt + concatenate
+        # allocated and copied the megabytes twice)
+        out = bytearray(_HEADER.size + memoryview(plain).nbytes + 16)
+        out[:_HEADER.size] = head
+        self._send.encrypt_into(nonce, plain, head + self._label,
+                                memoryview(out)[_HEADER.size:])
+        return out
 
     def open(self, message: bytes) -> bytes:
         from cryptography.exceptions import InvalidTag
