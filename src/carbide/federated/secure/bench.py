@@ -97,10 +97,15 @@ def round_breakdown(updates: Any, weights: Any = None, *, scheme: str = "pairwis
     (decryption at the aggregators + tree sums), ``decode_s``; and ``per_enclave_s`` (the
     critical path of one training enclave: its share of encode+mask and encryption),
     ``tree_s`` (the aggregation critical path: one node per level, ``depth`` levels).
+    Like :func:`mask_encrypt_throughput`, it first applies the enclave processes' allocator
+    setting (:func:`~._serve.keep_large_buffers`) to this process.
     """
     import torch  # noqa: F401  mask_round's input check imports it: not in the timing
 
     from ..aggregation import check_updates  # noqa: F401
+    from ._serve import keep_large_buffers
+
+    keep_large_buffers()
 
     t0 = time.perf_counter()
     mr = mask_round(updates, weights, scheme=scheme, bits=bits, clip=clip, seed=seed,
