@@ -27,6 +27,8 @@ def _cli(*args, data=None):
     ({"defense": "trimmed:5"}, r"needs per_round > 2 \* 5"),
     ({"defense": "bulyan"}, "bulyan"),
     ({"dataset": "femnist"}, "FEMNIST uses its natural 'writers' partition"),
+    ({"dataset": "femnist", "partition": "writers", "train_subset": 100},
+     "train_subset=100 does not apply to femnist"),
     ({"partition": "writers"}, "does not fit dataset 'fashion-mnist'"),
     ({"attack_rounds": "late:2"}, "late:F"),
     ({"per_round": 40}, "per_round=40 exceeds clients=30"),
@@ -85,3 +87,16 @@ def test_run_command_writes_the_results_contract(tmp_path, shared_root):
     assert res["rows"][1]["attackers"] == 1
     assert (out / "rounds.png").is_file() and "krum" in (out / "report.md").read_text()
     json.dumps(res)
+
+
+@pytest.mark.data
+def test_femnist_test_subset_is_a_draw_of_the_pooled_writers_test_sets(shared_root):
+    from carbide.federated.experiment import load_federated_data
+
+    cfg = BackdoorRunConfig(dataset="femnist", partition="writers", clients=5, per_round=5,
+                            test_subset=124)
+    data = load_federated_data(cfg, shared_root)
+    assert len(data.test[1]) == 124 and len(torch.unique(data.test[1])) == 62  # 2 per class
+    full = load_federated_data(BackdoorRunConfig(dataset="femnist", partition="writers",
+                                                 clients=5, per_round=5), shared_root)
+    assert len(full.test[1]) == 1685 and len(data.clients) == len(full.clients) == 5

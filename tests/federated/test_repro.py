@@ -21,7 +21,7 @@ TINY = ReproPlan(
     cifar10=dataclasses.replace(_BASE, dataset="cifar10", rounds=2), cifar10_his=(1.0,),
     cifar10_seeds=(0,),
     femnist=BackdoorRunConfig(dataset="femnist", partition="writers", clients=5, per_round=5,
-                              rounds=2, attackers=1),
+                              rounds=2, attackers=1, test_subset=200),
     femnist_seeds=(0,),
 )
 STUDIES = {"timing", "sybil", "benign", "attack-data", "cifar10", "femnist"}
