@@ -153,3 +153,16 @@ def test_the_report_ends_with_the_load_the_run_saw(tmp_path, monkeypatch):
 def test_machine_note_of_a_record_without_load_says_so():
     note = machine_note({"versions": {"cpu_count": 2, "omp_num_threads": "1"}})
     assert "2 cores" in note and "not recorded at the start" in note
+
+
+def test_bind_plan_folder_writes_the_key_once_and_refuses_another(tmp_path):
+    from carbide.results import bind_plan_folder
+
+    where = tmp_path / "out" / "stages"
+    key = {"plan": {"sizes": (1, 2)}, "seed": 0}
+    assert bind_plan_folder(where, key) == where
+    assert json.loads((where / "plan.json").read_text()) == {"plan": {"sizes": [1, 2]}, "seed": 0}
+    assert bind_plan_folder(where, key) == where  # the same key: reused
+    with pytest.raises(InvalidConfigError, match="holds checkpoints of another plan"):
+        bind_plan_folder(where, {**key, "seed": 1}, what="checkpoints")
+    assert json.loads((where / "plan.json").read_text())["seed"] == 0  # nothing overwritten

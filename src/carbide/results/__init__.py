@@ -21,6 +21,7 @@ from ._report import Claim, Report, format_value, markdown_table
 from ._repro import (
     SeedSummary,
     add_repro_commands,
+    bind_plan_folder,
     dataclass_from_dict,
     execute_repro,
     render_command,
@@ -48,6 +49,7 @@ __all__ = [
     "progress_enabled",
     "read_results",
     "add_repro_commands",
+    "bind_plan_folder",
     "render_command",
     "repro_command",
     "rerender",

@@ -152,6 +152,33 @@ def dataclass_from_dict(cls: type, data: Mapping[str, Any]) -> Any:
     return cls(**kwargs)
 
 
+def bind_plan_folder(where: str | os.PathLike[str], key: Mapping[str, Any], *,
+                     what: str = "stages") -> Path:
+    """Create ``where`` (a resumable run's ``OUT/stages`` or ``OUT/checkpoints``) bound to
+    ``key`` (the plan fields and seed its contents depend on), or check an existing one.
+
+    The key is written once as ``where/plan.json`` (atomically); a later run with another key
+    is refused, so a resumed run never mixes stages of two plans.
+
+    Raises:
+        InvalidConfigError: ``where`` holds ``what`` of another plan or seed.
+    """
+    where = Path(where)
+    key = json.loads(json.dumps(to_jsonable(dict(key))))  # tuples as lists, as read back
+    stamp = where / "plan.json"
+    if stamp.exists():
+        found = json.loads(stamp.read_text())
+        if found != key:
+            raise InvalidConfigError(
+                f"{where} holds {what} of another plan or seed ({found}); resume with that "
+                "plan and seed, or give another output folder")
+    else:
+        where.mkdir(parents=True, exist_ok=True)
+        with atomic_write(stamp) as fh:
+            fh.write(json.dumps(key, indent=2) + "\n")
+    return where
+
+
 def execute_repro(
     out: str | os.PathLike[str],
     *,

@@ -30,7 +30,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -124,25 +123,12 @@ def _checkpoint_dir(where: str | os.PathLike[str], plan: ReproPlan, seed: int) -
     (``plan.json``), or check an existing one. The other fields (energies, strengths, epochs,
     fine-tune rate) are in the checkpoint names or keys, so changing them reuses what still
     applies (the dense model, stage 1) and trains the rest."""
-    from ..._io import atomic_write
-    from ...exceptions import InvalidConfigError
+    from ...results import bind_plan_folder
 
-    where = Path(where)
     shared = ("model", "dataset", "train_subset", "mode", "orth", "batch_size", "optimizer",
               "lr", "schedule", "weight_decay")
-    key = {"plan": {k: getattr(plan, k) for k in shared}, "seed": seed}
-    key = json.loads(json.dumps(key))  # tuples as lists, as read back
-    stamp = where / "plan.json"
-    if stamp.exists():
-        found = json.loads(stamp.read_text())
-        if found != key:
-            raise InvalidConfigError(
-                f"{where} holds checkpoints of another plan or seed ({found}); resume with that "
-                "plan and seed, or give another output folder")
-    else:
-        with atomic_write(stamp) as fh:
-            fh.write(json.dumps(key, indent=2) + "\n")
-    return where
+    return bind_plan_folder(where, {"plan": {k: getattr(plan, k) for k in shared},
+                                    "seed": seed}, what="checkpoints")
 
 
 def _row(method: str, setting: str, acc: float, figures: dict[str, float], **extra: Any

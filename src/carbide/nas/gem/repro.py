@@ -342,27 +342,15 @@ class _Stages:
     """Stage files under ``where`` (``None``: run everything in memory, no files)."""
 
     def __init__(self, where: Path | None, plan: ReproPlan, seed: int) -> None:
-        from ...results import to_jsonable
+        from ...results import bind_plan_folder, to_jsonable
 
         self.where = where
         self.pending: list[str] = []
         if where is None:
             return
-        where.mkdir(parents=True, exist_ok=True)
         key = json.loads(json.dumps(to_jsonable({"plan": plan, "seed": seed})))
         key["plan"].pop("expected_minutes", None)
-        stamp = where / "plan.json"
-        if stamp.exists():
-            found = json.loads(stamp.read_text())
-            if found != key:
-                raise InvalidConfigError(
-                    f"{where} holds stages of another plan or seed; resume with that plan and "
-                    "seed, or give another output folder")
-        else:
-            from ..._io import atomic_write
-
-            with atomic_write(stamp) as fh:
-                fh.write(json.dumps(key, indent=2) + "\n")
+        bind_plan_folder(where, key)
 
     def run(self, name: str, fn: Any) -> list[dict[str, Any]] | None:
         """Rows of stage ``name``: read back, or computed and written; ``None`` when another
