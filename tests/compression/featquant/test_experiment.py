@@ -111,3 +111,24 @@ def test_benchmarks_run_at_toy_size():
         settings=(("fp32", None), ("SQ2", {"method": "sq", "bits": 2})))
     assert [e["setting"] for e in epochs] == ["fp32", "SQ2"]
     assert epochs[1]["compression_ratio"] > 10 and epochs[0]["epoch_s"] > 0
+
+
+@pytest.mark.slow
+def test_vq_fit_benchmark_runs_at_toy_size(capsys):
+    fit = _benchmark("bifeat_vq_fit").vq_fit_benchmark(1000, 16, 8, 16, kmeans=("torch",))
+    assert [r["kmeans"] for r in fit["rows"]] == ["torch"] and fit["sample_rows"] == 1000
+    assert 0 < fit["rows"][0]["rel_error"] < 1 and "torch" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_memmap_benchmark_runs_at_toy_size(tmp_path):
+    res = _benchmark("bifeat_memmap").memmap_benchmark(
+        3000, 16, budget_mb=0.05, train_nodes=512, epochs=1, workdir=str(tmp_path),
+        citeseer=False, log=lambda s: None)
+    rows = res["synthetic"]
+    assert [r["setting"] for r in rows] == ["fp32 memmap (budget)", "SQ1 in RAM",
+                                            "VQ(16,256) in RAM",
+                                            "fp32 in RAM (reference, over budget)"]
+    # fp32 read from the file and fp32 in RAM train the same model, bit for bit
+    assert rows[0]["test_acc"] == rows[3]["test_acc"] and rows[0]["speedup"] == 1.0
+    assert rows[1]["ratio"] > 10 and not list(tmp_path.glob("*.npy"))

@@ -76,15 +76,74 @@ def test_empty_index_and_errors_are_the_same_on_both_paths(feats):
 
 def test_kernel_choice_argument_and_environment(monkeypatch):
     monkeypatch.delenv(ENV_VAR, raising=False)
-    assert resolve_kernel(None) == ("numba" if numba_available() else "torch")
+    # "auto": the kernel when numba imports (the faster path where measured), else torch
+    auto = "numba" if numba_available() else "torch"
+    assert resolve_kernel(None) == resolve_kernel("auto") == auto
     assert resolve_kernel("torch") == "torch"
     monkeypatch.setenv(ENV_VAR, "torch")
     assert resolve_kernel(None) == "torch"
+    monkeypatch.setenv(ENV_VAR, " Auto ")
+    assert resolve_kernel(None) == auto
+    if numba_available():
+        monkeypatch.setenv(ENV_VAR, "numba")
+        assert resolve_kernel(None) == "numba"
+        assert resolve_kernel("torch") == "torch"  # the argument wins over the variable
     monkeypatch.setenv(ENV_VAR, "cuda")
     with pytest.raises(InvalidConfigError, match=f"{ENV_VAR}='cuda'.*auto, numba, torch"):
         resolve_kernel(None)
     with pytest.raises(InvalidConfigError, match="kernel='fast'"):
         quantize(_x(50, 8), "sq", bits=2).gather(torch.tensor([1]), kernel="fast")
+
+
+def _spy_on_kernel(monkeypatch):
+    import carbide.compression.featquant.quantized as quantized
+
+    calls = []
+    real = quantized.fused_gather
+
+    def spy(*args):
+        calls.append(True)
+        return real(*args)
+
+    monkeypatch.setattr(quantized, "fused_gather", spy)
+    return calls
+
+
+@needs_numba
+def test_gather_runs_the_path_it_resolves_to(monkeypatch):
+    """``"auto"`` and ``"numba"`` (argument or environment variable) call the fused kernel,
+    ``"torch"`` never does; both give the same bits."""
+    calls = _spy_on_kernel(monkeypatch)
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    q = quantize(_x(50, 8), "sq", bits=2)
+    idx = torch.tensor([3, 1, 49])
+    expected = q.gather(idx, kernel="torch")
+    assert calls == []
+    assert torch.equal(q.gather(idx), expected) and len(calls) == 1
+    assert torch.equal(q.gather(idx, kernel="auto"), expected) and len(calls) == 2
+    assert torch.equal(q.gather(idx, kernel="numba"), expected) and len(calls) == 3
+    monkeypatch.setenv(ENV_VAR, "torch")
+    assert torch.equal(q.gather(idx), expected) and len(calls) == 3
+    monkeypatch.setenv(ENV_VAR, "numba")
+    assert torch.equal(q.gather(idx), expected) and len(calls) == 4
+
+
+def test_default_falls_back_to_torch_without_numba(monkeypatch):
+    import sys
+
+    from carbide.compression.featquant import _kernel
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` now raises ImportError
+    _kernel.numba_available.cache_clear()
+    try:
+        assert not _kernel.numba_available() and resolve_kernel(None) == "torch"
+        calls = _spy_on_kernel(monkeypatch)
+        q = quantize(_x(50, 8), "sq", bits=2)
+        assert torch.equal(q.gather(torch.tensor([0, 7])), q.dequantize()[[0, 7]])
+        assert calls == []  # the torch path ran, not the kernel
+    finally:
+        _kernel.numba_available.cache_clear()
 
 
 def test_asking_for_numba_without_it_names_the_extra(monkeypatch):

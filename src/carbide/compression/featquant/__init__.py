@@ -14,6 +14,7 @@ _LAZY = {
     "quantize": ".quantized",
     "METHODS": ".quantized",
     "DenseFeatures": "._dense",
+    "MemmapFeatures": ".memmap",
     "QuantizedFeatureStore": ".store",
     "cache_by_degree": ".cache",
     "degree_order": ".cache",

@@ -19,8 +19,25 @@ machine code is compiled once for the host CPU and kept (``cache=True``) in ``__
 (or numba's user cache when that is read-only), so later processes load it in milliseconds.
 Call :func:`compile_kernels` before timing anything (the first compile takes a few seconds).
 
-The kernel is used when numba imports; ``CARBIDE_FEATQUANT_KERNEL=torch`` (or
-``gather(..., kernel="torch")``) forces the torch path, for tests and benchmarks.
+Which path is the default, and why (``benchmarks/bifeat_gather.py``, 1 thread, ``out=``,
+speed-up over fp32 ``index_select`` of the same rows, 2-core machine shared with other jobs):
+
+* the first version of this kernel indexed with signed integers, and numba wraps a negative
+  signed index around (a compare and add on every access; unsigned, the same loops ran 2x
+  faster, measured). At the issue's setting (4M x 128, 200k rows; load average 8-10) it
+  measured slower than the torch path: kernel / torch path SQ1 1.03x / 1.68x, VQ(16,256)
+  1.05x / 1.94x, VQ(16,2048) 0.62x / 1.57x;
+* every index is now unsigned (``_numba_gather``), and the kernel is the faster path: at the
+  issue's setting (load average 4-6) SQ1 2.15x / 2.02x, VQ(16,256) 2.41x / 2.17x; at 1M x
+  128, 100k rows (load average 3-7) SQ1 2.05x / 1.92x, SQ2 2.03x / 1.25x, VQ(16,256) 2.54x /
+  2.02x, VQ(16,2048) 2.05x / 1.34x. Still short of the issue's 2.5x at its setting. On 2
+  threads nothing scaled here (the second core was busy): at 4M rows SQ1 1.44x / 1.01x and
+  VQ(16,256) 1.51x / 0.93x over 2-thread fp32, every path slower than on 1 thread.
+
+So ``"auto"`` (the default) is the kernel when numba imports, else the torch path (the tested
+fallback; it gives the same bits). ``kernel="torch"`` or ``CARBIDE_FEATQUANT_KERNEL=torch``
+forces the torch path, ``"numba"`` the kernel (it needs numba, from the ``graph`` extra, and
+says so when it is missing).
 """
 
 from __future__ import annotations
@@ -50,7 +67,8 @@ def numba_available() -> bool:
 
 def resolve_kernel(kernel: str | None) -> str:
     """``"numba"`` or ``"torch"``: the gather path for ``kernel`` (default: ``$ENV_VAR``, else
-    ``"auto"``, which is numba when it imports).
+    ``"auto"``: the kernel when numba imports, else the torch path; see the module docstring
+    for the measured figures behind that choice).
 
     Raises:
         InvalidConfigError: an unknown name (argument or environment variable).

@@ -16,6 +16,15 @@ BLOCK = 64
 _OPTS = {"nogil": True, "cache": True, "boundscheck": False}
 
 
+# Every index below is unsigned (np.uintp): numba wraps a negative signed index around (a
+# compare and add per access, even with boundscheck off); with unsigned indices it emits
+# none. Measured (SQ1, 100k of 1M rows, 1 thread,
+# thread CPU time): 13.6 ms -> 6.7 ms, against 7.5-8.6 ms for the torch path and 12-14 ms for
+# fp32 index_select. Keep the unsigned constants: uintp + int64 is float64 in numba's typing.
+_U = np.uintp
+_1, _2, _3, _4, _5, _6, _7, _8 = (_U(k) for k in range(1, 9))
+
+
 # Loads first, then stores: LLVM cannot prove that the table and the output do not overlap, so
 # a plain element loop stays scalar; loading a span into locals before storing it lets the SLP
 # vectorizer emit one 32-byte load and store per 8 floats. Spans of the usual sizes (8: SQ1 and
@@ -24,53 +33,54 @@ _OPTS = {"nogil": True, "cache": True, "boundscheck": False}
 @njit(inline="always", **_OPTS)
 def _copy8(src, s, dst, d):  # pragma: no cover - compiled
     a0 = src[s]
-    a1 = src[s + 1]
-    a2 = src[s + 2]
-    a3 = src[s + 3]
-    a4 = src[s + 4]
-    a5 = src[s + 5]
-    a6 = src[s + 6]
-    a7 = src[s + 7]
+    a1 = src[s + _1]
+    a2 = src[s + _2]
+    a3 = src[s + _3]
+    a4 = src[s + _4]
+    a5 = src[s + _5]
+    a6 = src[s + _6]
+    a7 = src[s + _7]
     dst[d] = a0
-    dst[d + 1] = a1
-    dst[d + 2] = a2
-    dst[d + 3] = a3
-    dst[d + 4] = a4
-    dst[d + 5] = a5
-    dst[d + 6] = a6
-    dst[d + 7] = a7
+    dst[d + _1] = a1
+    dst[d + _2] = a2
+    dst[d + _3] = a3
+    dst[d + _4] = a4
+    dst[d + _5] = a5
+    dst[d + _6] = a6
+    dst[d + _7] = a7
 
 
 @njit(inline="always", **_OPTS)
 def _copy4(src, s, dst, d):  # pragma: no cover - compiled
     a0 = src[s]
-    a1 = src[s + 1]
-    a2 = src[s + 2]
-    a3 = src[s + 3]
+    a1 = src[s + _1]
+    a2 = src[s + _2]
+    a3 = src[s + _3]
     dst[d] = a0
-    dst[d + 1] = a1
-    dst[d + 2] = a2
-    dst[d + 3] = a3
+    dst[d + _1] = a1
+    dst[d + _2] = a2
+    dst[d + _3] = a3
 
 
 @njit(inline="always", **_OPTS)
 def copy_span(src, s, dst, d, count):  # pragma: no cover - compiled
-    """``dst[d : d + count] = src[s : s + count]`` for float32 1-D arrays."""
-    if count == 8:
+    """``dst[d : d + count] = src[s : s + count]`` for float32 1-D arrays (unsigned s, d,
+    count)."""
+    if count == _8:
         _copy8(src, s, dst, d)
-    elif count == 16:
+    elif count == _8 + _8:
         _copy8(src, s, dst, d)
-        _copy8(src, s + 8, dst, d + 8)
-    elif count == 4:
+        _copy8(src, s + _8, dst, d + _8)
+    elif count == _4:
         _copy4(src, s, dst, d)
     else:
-        k = 0
-        while k + 8 <= count:
+        k = _U(0)
+        while k + _8 <= count:
             _copy8(src, s + k, dst, d + k)
-            k += 8
+            k += _8
         while k < count:
             dst[d + k] = src[s + k]
-            k += 1
+            k += _1
 
 
 @njit(**_OPTS)
@@ -80,24 +90,27 @@ def _gather_rows(codes, index, table, per, offsets, dim, flat, lo, hi):  # pragm
     A function of its own, called from the parallel loop: inlined into the parfor body the
     same loop ran 2x slower (measured; the parfor's outlined body is optimized less well).
     """
-    c = codes.shape[1]
-    full = min(c, dim // per)  # code columns whose whole entry lands in the output
-    buf = np.empty((BLOCK, c), codes.dtype)
+    c = _U(codes.shape[1])
+    uper, udim = _U(per), _U(dim)
+    full = min(c, udim // uper)  # code columns whose whole entry lands in the output
+    buf = np.empty((BLOCK, codes.shape[1]), codes.dtype)
     for b0 in range(lo, hi, BLOCK):
         b1 = min(hi, b0 + BLOCK)
         # copy the block's code rows first: independent loads keep many misses in flight
         for i in range(b0, b1):
-            r = index[i]
+            r = _U(index[_U(i)])
+            k = _U(i - b0)
             for j in range(c):
-                buf[i - b0, j] = codes[r, j]
+                buf[k, j] = codes[r, j]
         for i in range(b0, b1):
-            base = i * dim
+            k = _U(i - b0)
+            base = _U(i) * udim
             for j in range(full):
-                t = (np.intp(buf[i - b0, j]) + offsets[j]) * per
-                copy_span(table, t, flat, base + j * per, per)
+                t = (_U(buf[k, j]) + _U(offsets[j])) * uper
+                copy_span(table, t, flat, base + j * uper, uper)
             if full < c:  # the last entry is cut by the row's padding
-                t = (np.intp(buf[i - b0, full]) + offsets[full]) * per
-                copy_span(table, t, flat, base + full * per, dim - full * per)
+                t = (_U(buf[k, full]) + _U(offsets[full])) * uper
+                copy_span(table, t, flat, base + full * uper, udim - full * uper)
 
 
 @njit(parallel=True, **_OPTS)

@@ -171,18 +171,21 @@ class QuantizedFeatures:
     ) -> torch.Tensor:
         """Rows ``index`` dequantized: float32 ``(len(index), D)`` on ``device`` (default CPU).
 
-        On the CPU (and without a CPU cache from :meth:`cache_rows`) this is one fused numba
-        kernel when numba imports (codes gathered and decoded in one pass, each output row
-        written once; see ``_kernel``), else the torch path: codes gathered on the host (or
-        read from the device cache set by :meth:`cache_rows`), moved to ``device``, and
-        decoded there by :meth:`decode`. Both give the same bits.
+        On the CPU (and without a CPU cache from :meth:`cache_rows`) this is, by default
+        (``kernel="auto"``), one fused numba kernel when numba imports (codes gathered and
+        decoded in one pass; the faster path where measured: 2.15x over fp32 ``index_select``
+        against 2.02x for the torch path, SQ1 at 4M x 128 rows, 1 thread; figures in
+        ``_kernel``), else the torch path: codes gathered on the host (or read from the device
+        cache set by :meth:`cache_rows`), moved to ``device``, and decoded there by
+        :meth:`decode`. Both give the same bits.
 
         Args:
             index: int tensor of row ids (negative ids count from the end).
             device: where to decode and return the rows.
             out: optional float32 ``(len(index), D)`` buffer on ``device`` to write into.
-            kernel: ``"auto"`` (numba when it imports), ``"numba"`` or ``"torch"``; default:
-                the environment variable ``CARBIDE_FEATQUANT_KERNEL``, else ``"auto"``.
+            kernel: ``"auto"`` (numba when it imports, else torch), ``"numba"`` or
+                ``"torch"``; default: the environment variable ``CARBIDE_FEATQUANT_KERNEL``,
+                else ``"auto"``.
 
         Raises:
             IndexError: an index is out of range (the message gives the bound).
