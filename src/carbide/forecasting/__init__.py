@@ -60,6 +60,9 @@ _LAZY = {
     "render": ".repro",
     "run_plan": ".repro",
     "run_repro": ".repro",
+    "run_stage": ".repro",
+    "QUICK_PLAN": ".repro",
+    "FULL_PLAN": ".repro",
 }
 
 __all__ = sorted(_LAZY)

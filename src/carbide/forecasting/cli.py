@@ -118,7 +118,7 @@ def stage(quick: bool, seed: int, out: str, root: str | None) -> None:
     `carbide aoi repro --out OUT` then uses every stage it finds."""
     from pathlib import Path
 
-    from .repro import FULL_PLAN, QUICK_PLAN, run_stage
+    from . import FULL_PLAN, QUICK_PLAN, run_stage
 
     path = Path(out) / "stages" / f"seed{seed}.json"
     existed = path.exists()

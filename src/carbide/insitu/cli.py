@@ -152,7 +152,7 @@ def stage(name: str, quick: bool, out: str, root: str | None) -> None:
     `carbide elasticbroker repro --out OUT` then uses every stage it finds."""
     from pathlib import Path
 
-    from .repro import FULL_PLAN, QUICK_PLAN, run_stage
+    from . import FULL_PLAN, QUICK_PLAN, run_stage
 
     path = Path(out) / "stages" / f"{name}.json"
     existed = path.exists()
