@@ -24,6 +24,7 @@ from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from carbide.results import load_average  # noqa: E402  (light: no torch)
 
 #: (name, quantize kwargs) of the gather benchmark; ``None`` = fp32.
 GATHER_SETTINGS: tuple[tuple[str, dict[str, Any] | None], ...] = (
@@ -33,14 +34,6 @@ GATHER_SETTINGS: tuple[tuple[str, dict[str, Any] | None], ...] = (
     ("VQ(16,256)", {"method": "vq", "width": 16, "codebook": 256}),
     ("VQ(16,2048)", {"method": "vq", "width": 16, "codebook": 2048}),
 )
-
-
-def _loadavg() -> str:
-    try:
-        with open("/proc/loadavg") as fh:
-            return " ".join(fh.read().split()[:3])
-    except OSError:  # not Linux
-        return "n/a"
 
 
 def _time(fn: Callable[[], Any], repeats: int) -> float:
@@ -82,7 +75,7 @@ def gather_benchmark(
     from carbide.compression.featquant import DenseFeatures, quantize
     from carbide.compression.featquant._kernel import compile_kernels, numba_available
 
-    load_before = _loadavg()
+    load_before = load_average()
     compile_kernels()  # the first compile (or the cache load) stays out of the timed region
     torch.set_num_threads(1)
     gen = torch.Generator().manual_seed(seed)
@@ -135,7 +128,7 @@ def gather_benchmark(
             log(" ".join(f"{row[c]!s:>12s}" for c in _COLS))
     torch.set_num_threads(1)
     return {"rows_n": rows, "dim": dim, "batch": batch, "rounds": rounds, "repeats": repeats,
-            "loadavg_before": load_before, "loadavg_after": _loadavg(), "builds": builds,
+            "loadavg_before": load_before, "loadavg_after": load_average(), "builds": builds,
             "rows": results}
 
 
@@ -157,7 +150,7 @@ def main() -> None:
     threads = tuple(int(t) for t in args.threads.split(","))
     print(f"table {args.rows} x {args.dim} float32 ({args.rows * args.dim * 4 / 2**30:.2f} GiB), "
           f"gather {args.batch} random rows; threads {threads}; median over {args.rounds} "
-          f"interleaved rounds (each the best of {args.repeats}); load average {_loadavg()}")
+          f"interleaved rounds (each the best of {args.repeats}); load average {load_average()}")
     print(" ".join(f"{c:>12s}" for c in _COLS))
     res = gather_benchmark(args.rows, args.dim, args.batch, rounds=args.rounds,
                            repeats=args.repeats, seed=args.seed, threads=threads,

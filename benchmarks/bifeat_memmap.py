@@ -52,6 +52,8 @@ from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from carbide.results import load_average  # noqa: E402  (light: no torch)
+
 #: (name, quantize kwargs or a store kind) per setting.
 SYNTHETIC_SETTINGS: tuple[tuple[str, Any], ...] = (
     ("fp32 memmap (budget)", "memmap"),
@@ -68,14 +70,6 @@ CITESEER_SETTINGS: tuple[tuple[str, Any], ...] = (
 
 _COLS = ("part", "setting", "ram_mb", "ratio", "epoch_s", "sample_s", "gather_s", "compute_s",
          "speedup", "eval_s", "test_acc", "evictions", "loadavg")
-
-
-def _loadavg() -> str:
-    try:
-        with open("/proc/loadavg") as fh:
-            return " ".join(fh.read().split()[:3])
-    except OSError:  # not Linux
-        return "n/a"
 
 
 def write_npy(path: str, x: Any, chunk_rows: int = 262_144) -> None:
@@ -121,7 +115,7 @@ def _run(part: str, data: Any, x: Any, path: str, budget: int, settings: Any, cf
         t0 = time.perf_counter()
         feats = _store(kind, x, path, budget, seed)
         built = time.perf_counter() - t0
-        load = _loadavg()
+        load = load_average()
         res = train_node_classifier(data, feats, cfg, progress=False)
         hist = res.history
         n = len(hist)
@@ -176,7 +170,7 @@ def memmap_benchmark(
     own = workdir is None
     workdir = workdir or tempfile.mkdtemp(prefix="bifeat_memmap_", dir=".")
     os.makedirs(workdir, exist_ok=True)
-    out: dict[str, Any] = {"loadavg_before": _loadavg(), "workdir": os.path.abspath(workdir),
+    out: dict[str, Any] = {"loadavg_before": load_average(), "workdir": os.path.abspath(workdir),
                            "threads": 1}
     try:
         if synthetic:
@@ -230,7 +224,7 @@ def memmap_benchmark(
     finally:
         if own:
             shutil.rmtree(workdir, ignore_errors=True)
-    out["loadavg_after"] = _loadavg()
+    out["loadavg_after"] = load_average()
     return out
 
 
@@ -251,7 +245,7 @@ def main() -> None:
     parser.add_argument("--skip-citeseer", action="store_true")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args()
-    print(f"load average {_loadavg()} (1, 5, 15 min); 1 thread")
+    print(f"load average {load_average()} (1, 5, 15 min); 1 thread")
     res = memmap_benchmark(args.nodes, args.dim, budget_mb=args.budget_mb,
                            train_nodes=args.train_nodes, epochs=args.epochs,
                            citeseer_epochs=args.citeseer_epochs,

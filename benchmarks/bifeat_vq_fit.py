@@ -33,13 +33,7 @@ from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-
-def _loadavg() -> str:
-    try:
-        with open("/proc/loadavg") as fh:
-            return " ".join(fh.read().split()[:3])
-    except OSError:  # not Linux
-        return "n/a"
+from carbide.results import load_average  # noqa: E402  (light: no torch)
 
 
 def vq_fit_benchmark(rows: int = 1_000_000, dim: int = 128, width: int = 16,
@@ -62,7 +56,7 @@ def vq_fit_benchmark(rows: int = 1_000_000, dim: int = 128, width: int = 16,
     m = min(rows, sample_rows if sample_rows is not None else max(32 * codebook, 10_000))
     results = []
     for name in kmeans:
-        load_before = _loadavg()
+        load_before = load_average()
         t0, c0 = time.perf_counter(), time.process_time()
         books, zero = vq_fit(x, width, codebook, sample_rows=m, iters=iters, seed=seed,
                              kmeans=name)
@@ -74,7 +68,7 @@ def vq_fit_benchmark(rows: int = 1_000_000, dim: int = 128, width: int = 16,
         row = {"kmeans": name, "fit_s": round(t1 - t0, 1), "fit_cpu_s": round(c1 - c0, 1),
                "encode_s": round(t2 - t1, 1), "encode_cpu_s": round(c2 - c1, 1),
                "total_s": round(t2 - t0, 1), "rel_error": round(err, 4),
-               "loadavg_before": load_before, "loadavg_after": _loadavg()}
+               "loadavg_before": load_before, "loadavg_after": load_average()}
         results.append(row)
         print(" ".join(f"{row[c]!s:>14s}" for c in _COLS), flush=True)
     return {"rows_n": rows, "dim": dim, "width": width, "codebook": codebook,
@@ -102,12 +96,12 @@ def main() -> None:
     args = parser.parse_args()
     print(f"VQ({args.width},{args.codebook}) on a synthetic Gaussian {args.rows} x {args.dim} "
           f"float32 matrix, {args.threads} thread(s), {args.iters} k-means iterations; load "
-          f"average {_loadavg()} (1, 5, 15 min)")
+          f"average {load_average()} (1, 5, 15 min)")
     print(" ".join(f"{c:>14s}" for c in _COLS))
     res = vq_fit_benchmark(args.rows, args.dim, args.width, args.codebook,
                            kmeans=tuple(args.kmeans.split(",")), sample_rows=args.sample_rows,
                            iters=args.iters, threads=args.threads, seed=args.seed)
-    print(f"k-means sample: {res['sample_rows']} rows; load average now {_loadavg()}")
+    print(f"k-means sample: {res['sample_rows']} rows; load average now {load_average()}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(res, fh, indent=1)

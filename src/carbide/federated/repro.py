@@ -54,7 +54,15 @@ from typing import Any
 
 from .._io import atomic_write
 from ..exceptions import CarbideError
-from ..results import Claim, Report, execute_repro, progress, seed_summary, subplots
+from ..results import (
+    Claim,
+    Report,
+    execute_repro,
+    load_average,
+    progress,
+    seed_summary,
+    subplots,
+)
 from .experiment import BackdoorRunConfig, run_backdoor
 
 __all__ = ["FULL_PLAN", "QUICK_PLAN", "ReproPlan", "render", "run_plan", "run_repro",
@@ -269,15 +277,10 @@ def _run_one(cfg: BackdoorRunConfig, root: str | None = None) -> dict[str, Any]:
         "ood_distance": [r["ood_distance"] for r in rows if "ood_distance" in r] or None,
         "attacker_ids": info["attacker_ids"],
         "seconds": time.perf_counter() - t0,
-        "loadavg": _loadavg(),
+        "loadavg": (load_average() or [None])[0],
     }
 
 
-def _loadavg() -> float | None:
-    try:
-        return float(Path("/proc/loadavg").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def run_plan(plan: ReproPlan, *, seed: int = 0, root: str | os.PathLike[str] | None = None,

@@ -27,6 +27,7 @@ import numpy as np
 from .._imports import optional_import
 from .._validate import check_int, check_real
 from ..exceptions import InvalidConfigError
+from ..results import load_average
 from .endpoints import read_endpoint_file, region_of
 from .keys import BENCH_FIELD, PREFIX, raw_throughput_key, run_keys, stream_key
 
@@ -463,18 +464,12 @@ def measure(cfg: InsituConfig, *, reps: int = 1, out: str | Path | None = None,
         "fft_freq": _median([m["fft_freq"] for m in bm]),
         "snapshot_mb": shape[0] * shape[1] * 4 / 1e6,
         "reps": reps,
-        "loadavg": _loadavg(),
+        "loadavg": (load_average() or [None])[0],
         "cpus": os.cpu_count(),
     }
     return {"metrics": metrics, "runs": runs, "last": last}
 
 
-def _loadavg() -> float | None:
-    """The 1-minute load average (Linux), to print beside timings."""
-    try:
-        return float(Path("/proc/loadavg").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 @dataclass(frozen=True)

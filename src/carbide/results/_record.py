@@ -94,7 +94,7 @@ class RunRecorder:
         self.config = to_jsonable(config)
         self.command = command if command is not None else current_command()
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self._load_start = _load_average()
+        self._load_start = load_average()
         self._t0 = time.perf_counter()
         self.figures: list[Path] = []
 
@@ -131,7 +131,7 @@ class RunRecorder:
             "metrics": to_jsonable(dict(metrics)),
             "rows": to_jsonable(list(rows)),
             "versions": {**environment(),
-                         "load_average": {"start": self._load_start, "end": _load_average()}},
+                         "load_average": {"start": self._load_start, "end": load_average()}},
             "started": self.started,
             "duration_s": round(time.perf_counter() - self._t0, 3),
         }
@@ -146,8 +146,9 @@ class RunRecorder:
         return result
 
 
-def _load_average() -> list[float] | None:
-    """The 1-, 5- and 15-minute load averages (None where the OS has none)."""
+def load_average() -> list[float] | None:
+    """The 1-, 5- and 15-minute load averages, rounded to 0.01 (None where the OS has none):
+    what a timing is printed or stored beside."""
     try:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:

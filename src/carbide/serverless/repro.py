@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..results import Claim, Report, execute_repro, subplots
+from ..results import Claim, Report, execute_repro, load_average, subplots
 from .aggregation import SCHEMES
 
 __all__ = ["FULL_PLAN", "PAPER", "QUICK_PLAN", "ReproPlan", "render", "run_plan", "run_repro"]
@@ -286,12 +286,6 @@ def _save_stage(stage_dir: str | os.PathLike[str] | None, step: str, plan: Repro
                              "rows": to_jsonable(rows)}, indent=1, allow_nan=False) + "\n")
 
 
-def _loadavg() -> str | None:
-    try:
-        with open("/proc/loadavg") as fh:
-            return " ".join(fh.read().split()[:3])
-    except OSError:
-        return None
 
 
 def run_plan(plan: ReproPlan, *, seed: int = 0, root: str | os.PathLike[str] | None = None,
@@ -368,7 +362,8 @@ def run_plan(plan: ReproPlan, *, seed: int = 0, root: str | os.PathLike[str] | N
             step_rows = rows[before:]
             for r in step_rows:
                 r.setdefault("stage", step)
-            seconds, load = time.perf_counter() - t_step, _loadavg()
+            seconds = time.perf_counter() - t_step
+            load = " ".join(f"{x:g}" for x in load_average() or []) or None
             _save_stage(stage_dir, step, plan, seed, step_rows, seconds, load)
             # when each step ran and under what load (a resumed run's steps ran at other times)
             rows.append({"kind": "stage", "step": step, "seconds": seconds, "load": load})
