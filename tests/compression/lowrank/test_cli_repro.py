@@ -128,3 +128,39 @@ def test_checkpoint_folder_is_bound_to_the_shared_plan_fields(tmp_path):
     for other, seed in ((dataclasses.replace(FULL_PLAN, lr=0.2), 0), (FULL_PLAN, 1)):
         with pytest.raises(InvalidConfigError, match="another plan or seed"):
             _checkpoint_dir(tmp_path, other, seed)
+
+
+def test_parts_trained_apart_are_what_the_whole_run_reads(tmp_path, shared_root):
+    import dataclasses
+
+    from carbide.compression.lowrank.repro import run_plan
+    from carbide.exceptions import InvalidConfigError
+
+    plan = dataclasses.replace(TINY, energies=(0.3,), strengths=(("hoyer", 0.05), ("none", 0.0)),
+                               schedule="onecycle", one_cycle=True, precision="bf16",
+                               latency_rounds=1)
+    where = tmp_path / "ck"
+    dense = run_plan(plan, root=shared_root, checkpoint_dir=where, only="dense", log=lambda s: None)
+    assert [r["method"] for r in dense] == ["dense"]
+    assert sorted(p.name for p in where.glob("*.pt")) == [
+        "dense-1.pt", "dense-2.pt", "dense-finetune.pt"]
+    hoyer_only = dataclasses.replace(plan, strengths=(("hoyer", 0.05),))
+    svd = run_plan(hoyer_only, root=shared_root, checkpoint_dir=where, only="svd",
+                   log=lambda s: None)
+    assert [r["method"] for r in svd] == ["svd-hoyer"]
+    assert not (where / "stage2-none-0.pt").exists()
+    base = run_plan(plan, root=shared_root, checkpoint_dir=where, only="baselines",
+                    log=lambda s: None)
+    assert [r["method"] for r in base] == ["svd-hoyer", "dense", "truncated-svd", "filter-l1"]
+    assert not (where / "stage2-none-0.pt").exists()  # baselines train no other variant
+    trained = {p.name: p.stat().st_mtime_ns for p in where.glob("*.pt")}
+    rows = run_plan(plan, root=shared_root, checkpoint_dir=where, log=lambda s: None)
+    # the whole run trains only what no part did (the none variant) and reads the rest
+    assert {p: where.joinpath(p).stat().st_mtime_ns for p in trained} == trained
+    acc = {r["method"]: r["test_acc"] for r in rows}
+    assert acc["dense"] == dense[0]["test_acc"] and acc["svd-hoyer"] == svd[0]["test_acc"]
+    assert rows[-1]["method"] == "original" and "svd-none" in acc
+    with pytest.raises(InvalidConfigError, match="dense, svd, baselines"):
+        run_plan(plan, root=shared_root, checkpoint_dir=where, only="stage1")
+    with pytest.raises(InvalidConfigError, match="checkpoint_dir"):
+        run_plan(plan, root=shared_root, only="dense")

@@ -162,3 +162,38 @@ def test_schedules_end_near_zero_and_sgd_learns(schedule):
     assert hist[-1]["loss"] < hist[0]["loss"]
     assert all(h["seconds"] > 0 for h in hist)
     assert evaluate(model, task.x_test, task.y_test) == 1.0
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "onecycle"])
+def test_two_calls_over_one_cycle_follow_the_whole_cycles_rates(schedule):
+    task = _task()
+    whole = train_epochs(_fresh(), task, 4, **{**SGD, "schedule": schedule})
+    model = _fresh()
+    first = train_epochs(model, task, 2, cycle=(0, 4), **{**SGD, "schedule": schedule})
+    second = train_epochs(model, task, 2, cycle=(2, 4), **{**SGD, "schedule": schedule})
+    assert [h["lr"] for h in first + second] == pytest.approx([h["lr"] for h in whole])
+    # a stage of its own ends its schedule: its last rate is not the cycle's middle
+    alone = train_epochs(_fresh(), task, 2, **{**SGD, "schedule": schedule})
+    assert alone[-1]["lr"] != pytest.approx(first[-1]["lr"])
+
+
+@pytest.mark.parametrize(("kw", "match"), [
+    ({"cycle": (3, 4)}, "do not fit"), ({"cycle": (-1, 4)}, "cycle"),
+    ({"cycle": (0, 4), "schedule": "constant"}, "cosine"), ({"precision": "fp16"}, "bf16"),
+])
+def test_bad_cycle_or_precision_is_refused(kw, match):
+    with pytest.raises(InvalidConfigError, match=match):
+        train_epochs(_fresh(), _task(), 2, **{**SGD, **kw})
+
+
+def test_bf16_autocast_trains_other_numbers_and_keeps_float32_weights(tmp_path):
+    task = _task()
+    fp32 = train_epochs(_fresh(), task, 2, **SGD)
+    model = _fresh()
+    bf16 = train_epochs(model, task, 2, precision="bf16", checkpoint=tmp_path / "c.pt", **SGD)
+    assert bf16[-1]["loss"] < bf16[0]["loss"]
+    assert [h["loss"] for h in bf16] != [h["loss"] for h in fp32]
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    # the precision is part of a checkpoint's settings
+    with pytest.raises(InvalidConfigError, match="another training"):
+        train_epochs(_fresh(), task, 2, checkpoint=tmp_path / "c.pt", **SGD)
