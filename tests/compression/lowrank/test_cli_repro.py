@@ -164,3 +164,15 @@ def test_parts_trained_apart_are_what_the_whole_run_reads(tmp_path, shared_root)
         run_plan(plan, root=shared_root, checkpoint_dir=where, only="stage1")
     with pytest.raises(InvalidConfigError, match="checkpoint_dir"):
         run_plan(plan, root=shared_root, only="dense")
+
+
+@pytest.mark.parametrize(("speedup", "verdict"), [(0.9, "yes"), (0.5, "no"),
+                                                  (None, "not measured")])
+def test_latency_claim_compares_speedup_with_the_flops_reduction(speedup, verdict):
+    from carbide.compression.lowrank.repro import _latency_claim
+
+    row = {"flops_reduction": 1.2, "latency_speedup": speedup, "setting": "E=0.1",
+           "deployed_flops_reduction": 1.1}
+    claim = _latency_claim(row, at_ref=True)
+    assert claim.verdict.startswith(verdict)
+    assert ("0.75" in claim.ours) == (speedup == 0.9)  # 0.9 / 1.2
