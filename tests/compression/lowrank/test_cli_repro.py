@@ -130,6 +130,7 @@ def test_checkpoint_folder_is_bound_to_the_shared_plan_fields(tmp_path):
             _checkpoint_dir(tmp_path, other, seed)
 
 
+@pytest.mark.slow
 def test_parts_trained_apart_are_what_the_whole_run_reads(tmp_path, shared_root):
     import dataclasses
 
