@@ -10,6 +10,12 @@ output and writing into a reused buffer (``out=``). The compared runs are interl
 round times every setting once, in turn) and the medians over rounds are reported, with the
 load average before and after: on a shared machine the absolute times move with the load, the
 interleaved ratios much less. See gather_benchmark below.
+
+Clocks: on 1 thread every figure is the calling thread's CPU time (``time.thread_time``), so a
+run preempted by other jobs on a shared machine is not charged for the time it waited (memory
+stalls still count: they are CPU time). On more threads the work runs on other threads, whose
+CPU time the caller's clock does not see, so those figures are wall time
+(``time.perf_counter``) and move with the load. The ``clock`` column says which.
 """
 
 from __future__ import annotations
@@ -36,13 +42,19 @@ GATHER_SETTINGS: tuple[tuple[str, dict[str, Any] | None], ...] = (
 )
 
 
-def _time(fn: Callable[[], Any], repeats: int) -> float:
+def _clock(threads: int) -> Callable[[], float]:
+    """Thread CPU time on 1 thread (robust to preemption on a shared machine), else wall
+    time (the caller's CPU time would miss the other threads' work)."""
+    return time.thread_time if threads == 1 else time.perf_counter
+
+
+def _time(fn: Callable[[], Any], repeats: int, clock: Callable[[], float]) -> float:
     """Best of ``repeats`` back-to-back calls (one round's figure; rounds give the median)."""
     best = float("inf")
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, clock() - t0)
     return best
 
 
@@ -63,12 +75,15 @@ def gather_benchmark(
     For each thread count, ``rounds`` rounds; a round times every (setting, path, mode) once
     (best of ``repeats`` calls), so slow phases of a shared machine hit all of them alike.
     fp32 is ``index_select``; each quantized setting runs the numba kernel and the torch path.
+    1 thread: thread CPU time; more threads: wall time (see the module docstring).
 
     Returns:
         ``{"loadavg_before", "loadavg_after", "builds": [...], "rows": [...]}``; one row per
-        (threads, setting, path): ``ms, ms_out`` (medians over rounds, allocating / ``out=``),
-        ``mrows_s_out``, ``speedup, speedup_out`` (fp32 median / this median, same threads and
-        mode) and ``ms_rounds_out`` (every round's figure).
+        (threads, setting, path): ``clock`` (``"thread_cpu"`` or ``"wall"``), ``ms, ms_out``
+        (medians over rounds, allocating / ``out=``), ``mrows_s_out``, ``speedup,
+        speedup_out`` (fp32 median / this median, same threads and mode), ``ms_rounds_out``
+        (every round's figure) and ``loadavg`` / ``load1`` (the load average when that thread
+        count's rounds ended).
     """
     import torch
 
@@ -105,6 +120,7 @@ def gather_benchmark(
     results = []
     for t in threads:
         torch.set_num_threads(t)
+        clock = _clock(t)
         for name, path in cases:  # warm-up: decode tables, kernel args, pages of the table
             call(name, path, buf)
         times: dict[tuple[str, str | None, bool], list[float]] = {}
@@ -112,18 +128,21 @@ def gather_benchmark(
             for name, path in cases:
                 for use_out in (False, True):
                     sec = _time(lambda n=name, p=path, u=use_out: call(n, p, buf if u else None),
-                                repeats)
+                                repeats, clock)
                     times.setdefault((name, path, use_out), []).append(sec)
         med = {k: statistics.median(v) for k, v in times.items()}
+        load = load_average()  # beside this thread count's figures
         base, base_out = med[("fp32", None, False)], med[("fp32", None, True)]
         for name, path in cases:
             ms, ms_out = med[(name, path, False)], med[(name, path, True)]
-            row = {"threads": t, "setting": name, "path": path or "index_select",
+            row = {"threads": t, "clock": "thread_cpu" if t == 1 else "wall", "setting": name,
+                   "path": path or "index_select",
                    "compression_ratio": round(feats[name].compression_ratio, 2),
                    "ms": round(ms * 1e3, 2), "ms_out": round(ms_out * 1e3, 2),
                    "mrows_s_out": round(batch / ms_out / 1e6, 3),
                    "speedup": round(base / ms, 2), "speedup_out": round(base_out / ms_out, 2),
-                   "ms_rounds_out": [round(s * 1e3, 1) for s in times[(name, path, True)]]}
+                   "ms_rounds_out": [round(s * 1e3, 1) for s in times[(name, path, True)]],
+                   "loadavg": load, "load1": load[0] if load else None}
             results.append(row)
             log(" ".join(f"{row[c]!s:>12s}" for c in _COLS))
     torch.set_num_threads(1)
@@ -132,8 +151,8 @@ def gather_benchmark(
             "rows": results}
 
 
-_COLS = ("threads", "setting", "path", "compression_ratio", "ms", "speedup", "ms_out",
-         "speedup_out", "mrows_s_out")
+_COLS = ("threads", "clock", "setting", "path", "compression_ratio", "ms", "speedup", "ms_out",
+         "speedup_out", "mrows_s_out", "load1")
 
 
 def main() -> None:
@@ -150,13 +169,14 @@ def main() -> None:
     threads = tuple(int(t) for t in args.threads.split(","))
     print(f"table {args.rows} x {args.dim} float32 ({args.rows * args.dim * 4 / 2**30:.2f} GiB), "
           f"gather {args.batch} random rows; threads {threads}; median over {args.rounds} "
-          f"interleaved rounds (each the best of {args.repeats}); load average {load_average()}")
+          f"interleaved rounds (each the best of {args.repeats}); 1 thread: thread CPU time, "
+          f"more threads: wall time; load average {load_average()}")
     print(" ".join(f"{c:>12s}" for c in _COLS))
     res = gather_benchmark(args.rows, args.dim, args.batch, rounds=args.rounds,
                            repeats=args.repeats, seed=args.seed, threads=threads,
                            log=lambda s: print(s, flush=True))
     print(f"load average before {res['loadavg_before']}, after {res['loadavg_after']} "
-          f"(1, 5, 15 min; 2 cores)")
+          f"(1, 5, 15 min; {os.cpu_count()} cores)")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(res, fh, indent=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from carbide.compression.featquant import quantize
+from carbide.compression.featquant import _kernel, quantize
 from carbide.compression.featquant._kernel import (
     ENV_VAR,
     compile_kernels,
@@ -72,6 +72,45 @@ def test_empty_index_and_errors_are_the_same_on_both_paths(feats):
             q.gather(torch.tensor([-701], dtype=torch.int32), kernel=kernel)
         with pytest.raises(InvalidConfigError, match="out must be float32"):
             q.gather(torch.tensor([1]), out=torch.empty(2, 37), kernel=kernel)
+
+
+# The span kernels (table entries of 4, 8 or 16 floats: SQ1/SQ2 byte tables, VQ widths 4/8/16;
+# uint8 or int16 codes) against the torch path: widths that divide D and one that does not
+# (the last entry cut by padding), non-temporal stores on (aligned out) and off, 1 and 2
+# threads; the other widths (SQ4/SQ8, VQ 5 and 12) run the block kernel beside them.
+SPAN_SETTINGS = ([{"method": "sq", "bits": b} for b in (1, 2, 4, 8)]
+                 + [{"method": "vq", "width": w, "codebook": k}
+                    for w, k in ((16, 64), (16, 300), (8, 32), (4, 16), (12, 16), (5, 16))])
+
+
+@needs_numba
+@pytest.mark.parametrize("d", [128, 40, 37])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_span_kernels_equal_torch_bit_for_bit(monkeypatch, d, threads):
+    x = _x(300, d, seed=d)
+    idx = torch.randint(-300, 300, (200,), generator=torch.Generator().manual_seed(2))
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for kw in SPAN_SETTINGS:
+            q = quantize(x, **kw)
+            assert q.codes.dtype == (torch.int16 if kw.get("codebook") == 300 else torch.uint8)
+            expected = _bits(q.gather(idx, kernel="torch"))
+            for nt_min in (1 << 60, 0):  # stores: cached / non-temporal wherever aligned
+                monkeypatch.setattr(_kernel, "NT_MIN_BYTES", nt_min)
+                assert torch.equal(_bits(q.gather(idx, kernel="numba")), expected), kw
+                out = torch.full((idx.numel(), d), float("nan"))
+                assert q.gather(idx, out=out, kernel="numba") is out
+                assert torch.equal(_bits(out), expected), kw
+                # contiguous but 4 bytes off the 64-byte alignment: normal stores
+                big = torch.full((idx.numel() * d + 1,), float("nan"))
+                shifted = big[1:].view(idx.numel(), d)
+                q.gather(idx, out=shifted, kernel="numba")
+                assert torch.equal(_bits(shifted), expected) and torch.isnan(big[0]), kw
+                empty = torch.empty((0, d))
+                assert q.gather(idx[:0], out=empty, kernel="numba") is empty
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_kernel_choice_argument_and_environment(monkeypatch):
