@@ -6,6 +6,8 @@ functions are module-level so that ``cache=True`` can keep their machine code.
 
 from __future__ import annotations
 
+import platform
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -219,14 +221,22 @@ def _prefetch(typingctx, arr, off):
     return types.void(arr, off), codegen
 
 
+_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+
+
 @intrinsic
 def _sfence(typingctx):
-    """Order the non-temporal stores before anything this thread stores next."""
+    """Order the non-temporal stores before anything this thread stores next: ``sfence`` on
+    x86; elsewhere a sequentially consistent fence (``llvm.x86.sse.sfence`` would not compile
+    there, and the span kernels must compile on every CPU numba supports)."""
 
     def codegen(context, builder, signature, args):
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse.sfence")
-        builder.call(fn, [])
+        if _X86:
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse.sfence")
+            builder.call(fn, [])
+        else:
+            builder.fence("seq_cst")
         return context.get_dummy_value()
 
     return types.void(), codegen
