@@ -197,3 +197,19 @@ def test_bf16_autocast_trains_other_numbers_and_keeps_float32_weights(tmp_path):
     # the precision is part of a checkpoint's settings
     with pytest.raises(InvalidConfigError, match="another training"):
         train_epochs(_fresh(), task, 2, checkpoint=tmp_path / "c.pt", **SGD)
+
+
+def test_a_later_part_of_a_cycle_ignores_gradients_left_by_the_earlier_part():
+    import copy
+
+    task = _task()
+    model = _fresh()
+    train_epochs(model, task, 1, cycle=(0, 2), **SGD)
+    assert any(p.grad is not None for p in model.parameters())  # the last step's gradients
+    clean = copy.deepcopy(model)  # a Parameter's deepcopy leaves its gradient behind
+    assert all(p.grad is None for p in clean.parameters())
+    a = train_epochs(model, task, 1, cycle=(1, 2), **SGD)
+    b = train_epochs(clean, task, 1, cycle=(1, 2), **SGD)
+    assert a == [{**h, "seconds": a[0]["seconds"]} for h in b]
+    for x, y in zip(model.state_dict().values(), clean.state_dict().values(), strict=True):
+        assert torch.equal(x, y)

@@ -21,6 +21,7 @@ import math
 import os
 import statistics
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,9 +246,13 @@ def train_epochs(
              "onecycle": lambda: torch.optim.lr_scheduler.OneCycleLR(
                  opt, max_lr=lr, total_steps=span)}[schedule]
     sched = sched() if sched is not None else None
-    for _ in range(first * per_epoch):  # the earlier part of the cycle, trained elsewhere
-        opt.step()  # no gradients yet: only keeps the scheduler's step-order check quiet
-        sched.step()
+    if first:  # the earlier part of the cycle, trained elsewhere: move the schedule only
+        # (never opt.step() here: a model fresh from the earlier stage still holds that
+        # stage's last gradients, which it would apply once per skipped step)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step")
+            for _ in range(first * per_epoch):
+                sched.step()
     key = {"description": description, "epochs": epochs, "lr": lr, "batch_size": batch_size,
            "optimizer": optimizer, "schedule": schedule, "weight_decay": weight_decay,
            "seed": seed, "n": n}
