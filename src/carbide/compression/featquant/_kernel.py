@@ -52,6 +52,10 @@ with other jobs):
   load average 4.3) nothing scaled: fp32 51.0 ms, SQ1 21.5 ms 2.37x, SQ2 24.0 ms 2.13x,
   VQ(16,256) 32.0 ms 1.60x, VQ(16,2048) 13.0 ms 3.94x over 2-thread fp32, every path slower
   than on 1 thread (its rounds swing 12-36 ms as the other jobs take the second core).
+  On an idle machine (same command, load average 0.4 before; fp32 12.9 ms on 1 thread,
+  7.0 ms on 2): SQ1 3.2 ms 4.02x, SQ2 4.1 ms 3.12x, VQ(16,256) 3.0 ms 4.31x, VQ(16,2048)
+  3.4 ms 3.81x on 1 thread; on 2 threads SQ1 2.0 ms 3.41x, VQ(16,256) 1.6 ms 4.44x over
+  2-thread fp32, the kernels scaling 1.57-1.93x (``docs/reports/bifeat-bench``).
 
 So ``"auto"`` (the default) is the kernel when numba imports, else the torch path (the tested
 fallback; it gives the same bits). ``kernel="torch"`` or ``CARBIDE_FEATQUANT_KERNEL=torch``
