@@ -31,6 +31,7 @@ def test_claim_check_compares_at_the_none_runs_best_accuracy():
     (["--strength", "-0.1"], "strength must be a number in"),
     (["--epochs", "1,x,1"], r"epochs takes comma-separated integers \(orth-only"),
     (["--epochs", "1,1"], "three counts"),
+    (["--one-cycle"], "one_cycle=True shares one learning-rate cycle"),
 ])
 def test_train_bad_input_is_one_clear_line(carbide_cli, tmp_path, args, match):
     import re

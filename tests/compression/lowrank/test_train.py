@@ -30,6 +30,7 @@ def _task(n=96, seed=0):
     ("epochs", (1, -1, 1), "epochs"), ("init", "zeros", "svd, random"),
     ("optimizer", "rmsprop", "adam, sgd"), ("schedule", "step", "constant, cosine, onecycle"),
     ("weight_decay", -1e-4, "weight_decay"), ("finetune_lr", 0.0, "finetune_lr"),
+    ("precision", "fp16", "fp32, bf16"), ("one_cycle", True, "not \"constant\""),
 ])
 def test_config_rejects_bad_values_with_choices(field, value, match):
     with pytest.raises(InvalidConfigError, match=match):
@@ -68,6 +69,22 @@ def test_run_svd_training_end_to_end_on_a_toy_task():
         "conv1", "conv2", "conv3", "fc1", "fc2"}
     assert all(k <= full for k, full in row["ranks"].values())
     assert deployed(torch.zeros(1, 1, 28, 28)).shape == (1, 2)
+
+
+@pytest.mark.parametrize("one_cycle", [False, True])
+def test_train_svd_stages_one_cycle_spans_both_stages(tmp_path, one_cycle):
+    torch.manual_seed(0)
+    from carbide.compression.lowrank import SmallBNCNN, train_svd_stages
+
+    cfg = SVDTrainConfig(epochs=(1, 1, 0), batch_size=16, strength=0.05, optimizer="sgd",
+                         lr=0.1, schedule="onecycle", one_cycle=one_cycle, precision="bf16")
+    train_svd_stages(SmallBNCNN(num_classes=2), _task(), cfg, checkpoint_dir=tmp_path)
+    lr1, lr2 = (torch.load(tmp_path / name, weights_only=True)["history"][-1]["lr"]
+                for name in ("stage1.pt", "stage2-hoyer.pt"))
+    if one_cycle:  # stage 1 ends mid-cycle, near the peak; stage 2 at the cycle's end
+        assert lr1 > 0.05 and lr2 < 0.1 * lr1
+    else:  # each stage a cycle of its own, of the same length
+        assert lr1 == pytest.approx(lr2) and lr1 < 0.05
 
 
 def test_wrong_model_for_the_images_is_an_error():

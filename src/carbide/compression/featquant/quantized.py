@@ -175,8 +175,8 @@ class QuantizedFeatures:
         (``kernel="auto"``), one fused numba kernel when numba imports (codes gathered and
         decoded in one pass; the faster path where measured: 200k of 4M x 128 rows into
         ``out=``, 1 thread, over fp32 ``index_select``, 4.02x for SQ1 and 4.31x for VQ(16,256)
-        on an idle machine, against 1.37x and 1.50x for the torch path; figures in ``_kernel``), else the torch
-        path: codes gathered on the host (or read from the device
+        on an idle machine, against 1.37x and 1.50x for the torch path; figures in
+        ``_kernel``), else the torch path: codes gathered on the host (or read from the device
         cache set by :meth:`cache_rows`), moved to ``device``, and decoded there by
         :meth:`decode`. Both give the same bits.
 

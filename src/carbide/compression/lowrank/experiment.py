@@ -25,6 +25,7 @@ from .regularizers import SPARSITY
 from .train import (
     DATASETS,
     OPTIMIZERS,
+    PRECISIONS,
     SCHEDULES,
     ImageTask,
     compression_figures,
@@ -56,7 +57,12 @@ class SVDTrainConfig:
         lr: learning rate of stages 1-2 (default 1e-3; the peak with ``"onecycle"``).
         optimizer: ``"adam"`` (default) or ``"sgd"`` (Nesterov momentum 0.9).
         schedule: learning-rate schedule of stages 1-2: ``"constant"`` (default),
-            ``"cosine"`` or ``"onecycle"`` (one cycle per stage).
+            ``"cosine"`` or ``"onecycle"`` (one cycle per stage, or one over both with
+            ``one_cycle``).
+        one_cycle: stages 1 and 2 share one ``schedule`` cycle over their summed epochs (the
+            converged recipe; default ``False``). Needs ``"cosine"`` or ``"onecycle"``.
+        precision: ``"fp32"`` (default) or ``"bf16"`` autocast while training (see
+            :func:`~carbide.compression.lowrank.train_epochs`).
         weight_decay: optimizer weight decay (default 0; 5e-4 in the converged SGD recipe).
         finetune_lr: stage-3 learning rate, decayed to 0 on a cosine (default ``None``: ``lr``).
         batch_size: default 128.
@@ -80,6 +86,8 @@ class SVDTrainConfig:
     schedule: str = "constant"
     weight_decay: float = 0.0
     finetune_lr: float | None = None
+    one_cycle: bool = False
+    precision: str = "fp32"
     batch_size: int = 128
     train_subset: int | None = None
     latency_batch: int = 32
@@ -93,7 +101,8 @@ class SVDTrainConfig:
                                      ("sparsity", self.sparsity, SPARSITY),
                                      ("init", self.init, INITS),
                                      ("optimizer", self.optimizer, OPTIMIZERS),
-                                     ("schedule", self.schedule, SCHEDULES)):
+                                     ("schedule", self.schedule, SCHEDULES),
+                                     ("precision", self.precision, PRECISIONS)):
             if value not in choices:
                 raise InvalidConfigError(
                     f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
@@ -112,6 +121,10 @@ class SVDTrainConfig:
             raise InvalidConfigError(
                 f"epochs takes three counts (orth-only, sparsity, fine-tune), got {self.epochs!r}")
         self.epochs = tuple(check_int(f"epochs[{i}]", e, 0) for i, e in enumerate(epochs))
+        if self.one_cycle and self.schedule == "constant":
+            raise InvalidConfigError(
+                "one_cycle=True shares one learning-rate cycle over stages 1 and 2: give "
+                "schedule \"onecycle\" or \"cosine\", not \"constant\"")
         check_int("batch_size", self.batch_size, 1)
         check_int("latency_batch", self.latency_batch, 1)
         check_int("seed", self.seed, 0)
@@ -150,7 +163,8 @@ def run_svd_training(config: SVDTrainConfig, *, root: Any = None,
     pruned, ranks = prune_and_finetune(model, task, energy=c.energy, epochs=c.epochs[2],
                                        orth=c.orth, lr=c.finetune_lr or c.lr,
                                        batch_size=c.batch_size, optimizer=c.optimizer,
-                                       weight_decay=c.weight_decay, seed=c.seed)
+                                       weight_decay=c.weight_decay, seed=c.seed,
+                                       precision=c.precision)
     deployed = compact(pruned).cpu()
     row = {"test_acc": evaluate(pruned, task.x_test, task.y_test),
            "test_acc_before_prune": acc_before,

@@ -387,15 +387,19 @@ def train_svd_stages(model: nn.Module, task: ImageTask, config: SVDTrainConfig,
     """
     c = config
     recipe = {"lr": c.lr, "batch_size": c.batch_size, "optimizer": c.optimizer,
-              "schedule": c.schedule, "weight_decay": c.weight_decay}
+              "schedule": c.schedule, "weight_decay": c.weight_decay,
+              "precision": c.precision}
+    a, b = c.epochs[0], c.epochs[1]
+    # stages 1 and 2 as epochs 0..a-1 and a..a+b-1 of one cycle (c.one_cycle)
+    span1, span2 = ((0, a + b), (a, a + b)) if c.one_cycle else (None, None)
     where = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if not stage1_done:
         decompose(model, mode=c.mode, init=c.init, seed=c.seed)
-        train_epochs(model, task, c.epochs[0], **recipe,
+        train_epochs(model, task, a, **recipe, cycle=span1,
                      regularizer=SVDRegularizer("none", 0.0, c.orth), seed=c.seed,
                      description="stage 1: orthogonality",
                      checkpoint=where / "stage1.pt" if where else None)
-    train_epochs(model, task, c.epochs[1], **recipe,
+    train_epochs(model, task, b, **recipe, cycle=span2,
                  regularizer=SVDRegularizer(c.sparsity, c.strength, c.orth), seed=c.seed + 1,
                  description=f"stage 2: {c.sparsity}",
                  checkpoint=where / f"stage2-{c.sparsity}.pt" if where else None)
