@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -115,6 +116,31 @@ def test_render_says_not_measured_when_a_baseline_has_no_point():
     assert "not measured (truncated_svd_flops_reduction missing)" in text
     assert "not measured (filter_l1_flops_reduction missing)" in text
     assert "nan" not in text
+
+
+def test_render_without_a_hoyer_point_at_the_reference_says_no_and_compares_at_its_flops():
+    rows = [
+        {"method": "svd-hoyer", "setting": "E=0.1", "test_acc": 0.86, "flops_reduction": 2.0,
+         "latency_speedup": 1.1, "energy": 0.1, "ranks": {"a": 1}, "full_ranks": {"a": 2}},
+        {"method": "svd-hoyer", "setting": "E=0.2", "test_acc": 0.80, "flops_reduction": 3.0,
+         "latency_speedup": 1.2, "energy": 0.2, "ranks": {"a": 1}, "full_ranks": {"a": 2}},
+        {"method": "svd-none", "setting": "E=0.1", "test_acc": 0.88, "flops_reduction": 1.0,
+         "energy": 0.1, "ranks": {"a": 2}, "full_ranks": {"a": 2}},
+        {"method": "dense", "setting": "unpruned", "test_acc": 0.88, "flops_reduction": 1.0,
+         "flops": 2e6},
+        {"method": "truncated-svd", "setting": "E=0.3", "test_acc": 0.84,
+         "flops_reduction": 2.0, "matched_to": "E=0.1"},
+        {"method": "filter-l1", "setting": "f=0.5", "test_acc": 0.87,
+         "flops_reduction": 2.0, "matched_to": "E=0.1"},
+    ]
+    text = render(rows, dataclasses.replace(TINY, model="resnet20"))[1].render()
+    claims = {line.split(" | ")[0].strip("| "): line for line in text.splitlines()
+              if line.startswith("| ")}
+    head = claims["FLOPs reduction at baseline accuracy (ResNet-20, CIFAR-10, channel-wise Hoyer)"]
+    assert "best Hoyer 86.00% at x2.00, 2.00 pt under" in head and "| no |" in head
+    svd = claims["more accurate than post-hoc truncated SVD at the same FLOPs"]
+    assert "86.00% vs truncated-svd 84.00% at x2.00" in svd and "| yes |" in svd
+    assert "| no |" in claims["more accurate than L1 filter pruning at the same FLOPs"]
 
 
 def test_checkpoint_folder_is_bound_to_the_shared_plan_fields(tmp_path):
