@@ -96,15 +96,23 @@ def test_repro_on_a_tiny_plan_writes_every_method(tmp_path, shared_root):
     json.dumps(res)
 
 
+def _svd_row(method, energy, acc, flops, latency=None):
+    """One SVD row as run_plan writes it (one layer ``a`` of full rank 2)."""
+    return {"method": method, "setting": f"E={energy:g}", "test_acc": acc,
+            "flops_reduction": flops, "latency_speedup": latency, "energy": energy,
+            "ranks": {"a": 1 if flops > 1 else 2}, "full_ranks": {"a": 2}}
+
+
+def _dense_row(acc):
+    return {"method": "dense", "setting": "unpruned", "test_acc": acc, "flops_reduction": 1.0,
+            "flops": 2e6}
+
+
 def test_render_says_not_measured_when_a_baseline_has_no_point():
     rows = [
-        {"method": "svd-hoyer", "setting": "E=0.1", "test_acc": 0.90, "flops_reduction": 2.0,
-         "latency_speedup": 1.5,
-         "energy": 0.1, "ranks": {"a": 1}, "full_ranks": {"a": 2}},
-        {"method": "svd-none", "setting": "E=0.1", "test_acc": 0.90, "flops_reduction": 1.0,
-         "energy": 0.1, "ranks": {"a": 2}, "full_ranks": {"a": 2}},
-        {"method": "dense", "setting": "unpruned", "test_acc": 0.90, "flops_reduction": 1.0,
-         "flops": 2e6},
+        _svd_row("svd-hoyer", 0.1, 0.90, 2.0, latency=1.5),
+        _svd_row("svd-none", 0.1, 0.90, 1.0),
+        _dense_row(0.90),
         {"method": "truncated-svd", "setting": "E=0.3", "test_acc": 0.80,
          "flops_reduction": 2.0, "matched_to": "E=0.1"},
         {"method": "filter-l1", "setting": "unreachable", "test_acc": None,
@@ -120,14 +128,10 @@ def test_render_says_not_measured_when_a_baseline_has_no_point():
 
 def test_render_without_a_hoyer_point_at_the_reference_says_no_and_compares_at_its_flops():
     rows = [
-        {"method": "svd-hoyer", "setting": "E=0.1", "test_acc": 0.86, "flops_reduction": 2.0,
-         "latency_speedup": 1.1, "energy": 0.1, "ranks": {"a": 1}, "full_ranks": {"a": 2}},
-        {"method": "svd-hoyer", "setting": "E=0.2", "test_acc": 0.80, "flops_reduction": 3.0,
-         "latency_speedup": 1.2, "energy": 0.2, "ranks": {"a": 1}, "full_ranks": {"a": 2}},
-        {"method": "svd-none", "setting": "E=0.1", "test_acc": 0.88, "flops_reduction": 1.0,
-         "energy": 0.1, "ranks": {"a": 2}, "full_ranks": {"a": 2}},
-        {"method": "dense", "setting": "unpruned", "test_acc": 0.88, "flops_reduction": 1.0,
-         "flops": 2e6},
+        _svd_row("svd-hoyer", 0.1, 0.86, 2.0, latency=1.1),
+        _svd_row("svd-hoyer", 0.2, 0.80, 3.0, latency=1.2),
+        _svd_row("svd-none", 0.1, 0.88, 1.0),
+        _dense_row(0.88),
         {"method": "truncated-svd", "setting": "E=0.3", "test_acc": 0.84,
          "flops_reduction": 2.0, "matched_to": "E=0.1"},
         {"method": "filter-l1", "setting": "f=0.5", "test_acc": 0.87,

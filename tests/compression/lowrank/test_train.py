@@ -87,6 +87,13 @@ def test_train_svd_stages_one_cycle_spans_both_stages(tmp_path, one_cycle):
         assert lr1 == pytest.approx(lr2) and lr1 < 0.05
 
 
+def test_stage_cycles_place_two_stages_in_one_cycle():
+    from carbide.compression.lowrank import stage_cycles
+
+    assert stage_cycles(30, 20, True) == ((0, 50), (30, 50))
+    assert stage_cycles(30, 20, False) == (None, None)
+
+
 def test_wrong_model_for_the_images_is_an_error():
     with pytest.raises(InvalidConfigError, match="resnet20 with cifar10"):
         run_svd_training(SVDTrainConfig(model="resnet20", epochs=(0, 0, 0)), task=_task())

@@ -55,6 +55,7 @@ _LAZY = {
     "run_svd_training": ".experiment",
     "train_epochs": ".train",
     "train_svd_stages": ".train",
+    "stage_cycles": ".train",
     "run_repro": ".repro",
     "ReproPlan": ".repro",
     "export_model": ".export",

@@ -53,6 +53,7 @@ __all__ = [
     "load_image_task",
     "measure_latency",
     "prune_and_finetune",
+    "stage_cycles",
     "train_epochs",
     "train_svd_stages",
 ]
@@ -373,6 +374,16 @@ def compare_latency(original: nn.Module, models: Sequence[nn.Module],
     return med[0], med[1:]
 
 
+def stage_cycles(first: int, second: int, one_cycle: bool
+                 ) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """The ``cycle=`` arguments of :func:`train_epochs` for two consecutive stages of
+    ``first`` and ``second`` epochs: with ``one_cycle``, epochs ``0..first-1`` and
+    ``first..first+second-1`` of one schedule cycle over both; else ``(None, None)`` (a cycle
+    per stage)."""
+    total = first + second
+    return ((0, total), (first, total)) if one_cycle else (None, None)
+
+
 def train_svd_stages(model: nn.Module, task: ImageTask, config: SVDTrainConfig,
                      *, stage1_done: bool = False,
                      checkpoint_dir: str | os.PathLike[str] | None = None) -> nn.Module:
@@ -390,8 +401,7 @@ def train_svd_stages(model: nn.Module, task: ImageTask, config: SVDTrainConfig,
               "schedule": c.schedule, "weight_decay": c.weight_decay,
               "precision": c.precision}
     a, b = c.epochs[0], c.epochs[1]
-    # stages 1 and 2 as epochs 0..a-1 and a..a+b-1 of one cycle (c.one_cycle)
-    span1, span2 = ((0, a + b), (a, a + b)) if c.one_cycle else (None, None)
+    span1, span2 = stage_cycles(a, b, c.one_cycle)
     where = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if not stage1_done:
         decompose(model, mode=c.mode, init=c.init, seed=c.seed)
